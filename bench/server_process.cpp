@@ -1,0 +1,184 @@
+#include "server_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+extern char** environ;
+
+namespace fibs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// posix_spawn with stdout and stderr into one pipe. Returns the pid and the pipe's read end.
+std::pair<pid_t, int> spawn_captured(const std::string& exe, const std::vector<std::string>& args) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(exe.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    if (rc != 0) {
+        ::close(fds[0]);
+        throw std::system_error(rc, std::generic_category(), "cannot start " + exe);
+    }
+    return {pid, fds[0]};
+}
+
+int decode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+// waitpid with a deadline: polls every few ms (bounded by the timeout).
+std::optional<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) return decode(status);
+        if (r < 0) return -1;
+        if (Clock::now() >= deadline) return std::nullopt;
+        ::usleep(2000);
+    }
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(const std::string& exe, std::vector<std::string> args,
+                             std::chrono::milliseconds ready_timeout) {
+    args.push_back("--port");
+    args.push_back("0");
+    auto [pid, out] = spawn_captured(exe, args);
+    pid_ = pid;
+    reader_ = std::thread([this, out] { read_output(out); });
+
+    const std::string ready = "Listening on ";
+    auto deadline = Clock::now() + ready_timeout;
+    std::unique_lock lock(mu_);
+    for (std::size_t seen = 0;;) {
+        for (; seen < lines_.size(); ++seen) {
+            auto at = lines_[seen].find(ready);
+            if (at == std::string::npos) continue;
+            auto colon = lines_[seen].rfind(':');
+            port_ = static_cast<std::uint16_t>(std::stoi(lines_[seen].substr(colon + 1)));
+            return;
+        }
+        if (output_closed_ || !changed_.wait_until(lock, deadline, [&] { return lines_.size() > seen || output_closed_; })) {
+            std::string said;
+            for (const auto& l : lines_) said += l + "\n";
+            lock.unlock();
+            stop(std::chrono::seconds(2));
+            throw std::runtime_error(exe + " did not become ready; it printed:\n" + said);
+        }
+    }
+}
+
+ServerProcess::~ServerProcess() { stop(); }
+
+void ServerProcess::read_output(int fd) {
+    std::string partial;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        partial.append(buf, static_cast<std::size_t>(n));
+        std::lock_guard lock(mu_);
+        for (std::size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
+            lines_.push_back(partial.substr(0, nl));
+            partial.erase(0, nl + 1);
+        }
+        changed_.notify_all();
+    }
+    ::close(fd);
+    std::lock_guard lock(mu_);
+    if (!partial.empty()) lines_.push_back(partial);
+    output_closed_ = true;
+    changed_.notify_all();
+}
+
+std::optional<std::size_t> ServerProcess::wait_for_line(const std::string& text, std::chrono::milliseconds timeout,
+                                                        std::size_t from) {
+    auto deadline = Clock::now() + timeout;
+    std::unique_lock lock(mu_);
+    for (std::size_t i = from;;) {
+        for (; i < lines_.size(); ++i) {
+            if (lines_[i].find(text) != std::string::npos) return i;
+        }
+        if (output_closed_) return std::nullopt;
+        if (!changed_.wait_until(lock, deadline, [&] { return lines_.size() > i || output_closed_; })) {
+            return std::nullopt;
+        }
+    }
+}
+
+std::vector<std::string> ServerProcess::lines() {
+    std::lock_guard lock(mu_);
+    return lines_;
+}
+
+std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
+    if (!status_ && pid_ > 0) status_ = wait_pid(pid_, timeout);
+    if (status_ && reader_.joinable()) reader_.join();
+    return status_;
+}
+
+int ServerProcess::stop(std::chrono::milliseconds timeout) {
+    if (!status_ && pid_ > 0) {
+        ::kill(pid_, SIGTERM);
+        status_ = wait_pid(pid_, timeout);
+        if (!status_) {
+            ::kill(pid_, SIGKILL);
+            status_ = wait_pid(pid_, std::chrono::seconds(5));
+        }
+    }
+    if (reader_.joinable()) reader_.join();
+    return status_.value_or(-1);
+}
+
+Finished run_to_end(const std::string& exe, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+    auto [pid, out] = spawn_captured(exe, args);
+    std::string output;
+    auto deadline = Clock::now() + timeout;
+    char buf[4096];
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        pollfd p{out, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) {
+            ::kill(pid, SIGKILL);
+            break;
+        }
+        ssize_t n = ::read(out, buf, sizeof buf);
+        if (n <= 0) break;
+        output.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(out);
+    auto code = wait_pid(pid, std::chrono::seconds(5));
+    return {code.value_or(-1), output};
+}
+
+std::string self_dir() {
+    char path[4096];
+    ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) return ".";
+    std::string s(path, static_cast<std::size_t>(n));
+    return s.substr(0, s.rfind('/'));
+}
+
+}  // namespace fibs

@@ -1,0 +1,154 @@
+#include "net.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <system_error>
+
+namespace fibs {
+
+void Fd::reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+namespace {
+
+std::string host_port(const std::string& host, std::uint16_t port) {
+    bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+[[noreturn]] void fail(int err, const std::string& what) {
+    throw std::system_error(err, std::generic_category(), what);
+}
+
+struct AddrInfo {
+    addrinfo* list = nullptr;
+    AddrInfo(const std::string& host, std::uint16_t port, int flags, const std::string& what) {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = flags;
+        std::string service = std::to_string(port);
+        int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
+        if (rc != 0) {
+            throw std::runtime_error(what + ": " + ::gai_strerror(rc));
+        }
+    }
+    ~AddrInfo() { ::freeaddrinfo(list); }
+};
+
+}  // namespace
+
+Fd listen_on(const std::string& host, std::uint16_t port, int backlog) {
+    const std::string what = "cannot listen on " + host_port(host, port);
+    AddrInfo ai(host, port, AI_PASSIVE, what);
+    int err = EADDRNOTAVAIL;
+    for (addrinfo* a = ai.list; a != nullptr; a = a->ai_next) {
+        Fd sock(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+        if (!sock) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        ::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(sock.get(), a->ai_addr, a->ai_addrlen) == 0 && ::listen(sock.get(), backlog) == 0) {
+            return sock;
+        }
+        err = errno;
+    }
+    fail(err, what);
+}
+
+Fd connect_to(const std::string& host, std::uint16_t port) {
+    const std::string what = "cannot connect to " + host_port(host, port);
+    AddrInfo ai(host, port, 0, what);
+    int err = ECONNREFUSED;
+    for (addrinfo* a = ai.list; a != nullptr; a = a->ai_next) {
+        Fd sock(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+        if (sock && ::connect(sock.get(), a->ai_addr, a->ai_addrlen) == 0) return sock;
+        err = errno;
+    }
+    fail(err, what);
+}
+
+std::string format_address(const sockaddr* addr) {
+    char text[INET6_ADDRSTRLEN] = "?";
+    if (addr->sa_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+        ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+        return host_port(text, ntohs(in->sin_port));
+    }
+    if (addr->sa_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+        ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+        return host_port(text, ntohs(in6->sin6_port));
+    }
+    return "unknown";
+}
+
+std::string local_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+    return format_address(reinterpret_cast<sockaddr*>(&ss));
+}
+
+std::uint16_t local_port(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+Fd accept_client(int listener, std::string* peer, bool nonblocking) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+    Fd client(::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len, flags));
+    if (client && peer != nullptr) *peer = format_address(reinterpret_cast<sockaddr*>(&ss));
+    return client;
+}
+
+void set_nonblocking(int fd) {
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+void set_nodelay(int fd) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+bool send_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));  // a partial send: go on from there
+    }
+    return true;
+}
+
+void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
+
+void raise_fd_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+}  // namespace fibs

@@ -1,0 +1,64 @@
+// Socket helpers: the dull parts every server and client needs, so each server file holds only
+// its concurrency model.
+#pragma once
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace fibs {
+
+// Owns one file descriptor and closes it exactly once. Move-only.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&& other) noexcept {
+        if (this != &other) reset(std::exchange(other.fd_, -1));
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    void reset(int fd = -1);
+    int release() { return std::exchange(fd_, -1); }
+
+private:
+    int fd_ = -1;
+};
+
+// Listens on host:port with SO_REUSEADDR. Throws std::system_error whose what() reads
+// "cannot listen on 127.0.0.1:25000: Address already in use".
+Fd listen_on(const std::string& host, std::uint16_t port, int backlog = 1024);
+
+// Connects (blocking) to host:port. Throws std::system_error on failure.
+Fd connect_to(const std::string& host, std::uint16_t port);
+
+// "127.0.0.1:54321" ("[::1]:54321" for IPv6).
+std::string format_address(const sockaddr* addr);
+std::string local_address(int fd);  // of a bound socket: the real port for --port 0
+std::uint16_t local_port(int fd);
+
+// Accepts one client, non-blocking when asked. Returns an empty Fd and leaves errno set on failure.
+Fd accept_client(int listener, std::string* peer, bool nonblocking = false);
+
+void set_nonblocking(int fd);
+void set_nodelay(int fd);
+
+// Sends every byte on a blocking socket, across partial sends and EINTR. MSG_NOSIGNAL: a closed
+// peer gives false (EPIPE), never SIGPIPE.
+bool send_all(int fd, std::string_view data);
+
+// Makes SIGPIPE harmless for the whole process: a peer that went away is an error code, not death.
+void ignore_sigpipe();
+
+// Raises the soft descriptor limit to the hard one, so thousands of connections are possible.
+void raise_fd_limit();
+
+}  // namespace fibs

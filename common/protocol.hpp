@@ -1,0 +1,66 @@
+// The line protocol every server speaks. docs/protocol.md is the same rules in prose.
+//
+//   request: decimal digits, one line ending in "\n"; a "\r" before the "\n" and spaces or tabs
+//            around the number are ignored.
+//   reply:   fib(n) and "\n", or one line "error: <what was wrong>\n".
+//
+// Every request line gets exactly one reply line, in order, however the bytes arrive.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace fibs::protocol {
+
+// A line may hold at most this many bytes before its "\n". Past it the connection is answered
+// kLineTooLong and closed: a client cannot make the server buffer without bound.
+inline constexpr std::size_t kMaxLine = 128;
+
+// fib(40) takes about a second with the naive recursion and every step past it ~1.6 times longer;
+// past about 45 a single request takes minutes.
+inline constexpr unsigned kDefaultMaxN = 40;
+
+inline constexpr std::string_view kLineTooLong = "error: line too long\n";
+inline constexpr std::string_view kServerFull = "error: server full\n";
+
+// Cuts a byte stream into lines. Feed it whatever recv() returned; take lines while there are.
+class LineFramer {
+public:
+    void feed(std::string_view bytes);
+    // The next complete line without its "\n". Valid until the next feed().
+    std::optional<std::string_view> next_line();
+    // At end of input: the last line if it had no "\n" (it is still a request).
+    std::optional<std::string_view> finish();
+    // A line went past kMaxLine: answer kLineTooLong and close the connection.
+    bool too_long() const { return too_long_; }
+    // Bytes received but not yet returned as a line.
+    std::size_t pending() const { return buf_.size() - start_; }
+
+private:
+    std::string buf_;
+    std::size_t start_ = 0;
+    bool too_long_ = false;
+};
+
+// A parsed request: n, or the error line to send back instead.
+struct Request {
+    unsigned n = 0;
+    std::string error;  // empty when the request is good
+    bool ok() const { return error.empty(); }
+};
+
+Request parse_request(std::string_view line, unsigned max_n);
+
+// Appends "<value>\n".
+void append_value(std::string& out, std::uint64_t value);
+
+// The whole reply to one line: "<fib(n)>\n" or "error: ...\n". Computes fib inline.
+void append_reply(std::string& out, std::string_view line, unsigned max_n);
+std::string reply_to(std::string_view line, unsigned max_n);
+
+// Text for an error message: at most 32 bytes, in quotes, unprintable bytes as \xNN.
+std::string quote(std::string_view text);
+
+}  // namespace fibs::protocol

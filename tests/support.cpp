@@ -1,0 +1,72 @@
+#include "support.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <stdexcept>
+
+#ifndef FIBS_BIN_DIR
+#error "FIBS_BIN_DIR must name <build dir>/bin"
+#endif
+
+namespace fibs::test {
+
+std::string bin(const std::string& name) { return std::string(FIBS_BIN_DIR) + "/" + name; }
+
+Client::Client(std::uint16_t port) : fd_(connect_to("127.0.0.1", port)) {}
+
+void Client::send(std::string_view bytes) {
+    if (!send_all(fd_.get(), bytes)) throw std::runtime_error("send failed");
+}
+
+bool Client::fill(std::chrono::steady_clock::time_point deadline) {
+    if (eof_) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[65536];
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n <= 0) {
+        eof_ = true;  // orderly close, or reset
+        return false;
+    }
+    buffered_.append(buf, static_cast<std::size_t>(n));
+    return true;
+}
+
+std::optional<std::string> Client::read_line(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto nl = buffered_.find('\n');
+        if (nl != std::string::npos) {
+            std::string line = buffered_.substr(0, nl);
+            buffered_.erase(0, nl + 1);
+            return line;
+        }
+        if (!fill(deadline)) return std::nullopt;
+    }
+}
+
+std::optional<std::string> Client::read_to_end(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (fill(deadline)) {
+    }
+    if (!eof_) return std::nullopt;
+    return std::exchange(buffered_, {});
+}
+
+bool Client::silent_for(std::chrono::milliseconds quiet) {
+    if (!buffered_.empty()) return false;
+    return !fill(std::chrono::steady_clock::now() + quiet) && !eof_;
+}
+
+void Client::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+
+void Client::reset() {
+    linger lg{1, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    fd_.reset();
+}
+
+}  // namespace fibs::test

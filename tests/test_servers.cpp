@@ -1,0 +1,161 @@
+// End to end, every server: the article's session and the protocol's promises, on real processes.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "servers.hpp"
+
+namespace fibs::test {
+
+std::vector<ServerKind> all_servers() {
+    return {
+        {"blocking", "fib-blocking", {}},
+    };
+}
+
+namespace {
+
+class EveryServer : public testing::TestWithParam<ServerKind> {
+protected:
+    void SetUp() override { server = start(GetParam()); }
+    void TearDown() override {
+        if (server) {
+            EXPECT_EQ(server->stop(), 0);
+        }
+    }
+    // After anything a client did, a fresh client must still be served.
+    void expect_still_serving() {
+        Client fresh(server->port());
+        fresh.send("20\n");
+        EXPECT_EQ(fresh.read_line(), "6765");
+    }
+    std::unique_ptr<ServerProcess> server;
+};
+
+TEST_P(EveryServer, TheArticlesNcSession) {
+    Client c(server->port());
+    for (auto [req, rep] : {std::pair{"10", "55"}, {"10", "55"}, {"12", "144"}, {"20", "6765"}}) {
+        c.send(std::string(req) + "\n");
+        EXPECT_EQ(c.read_line(), rep) << "request " << req;
+    }
+}
+
+TEST_P(EveryServer, PrintsConnectAndCloseLines) {
+    {
+        Client c(server->port());
+        c.send("1\n");
+        EXPECT_EQ(c.read_line(), "1");
+        EXPECT_TRUE(server->wait_for_line("Connection 127.0.0.1:", 5s));
+    }
+    EXPECT_TRUE(server->wait_for_line("Connection Closed", 5s));
+}
+
+TEST_P(EveryServer, PipelinedRequestsAnsweredInOrder) {
+    Client c(server->port());
+    c.send("1\n2\n3\n");
+    EXPECT_EQ(c.read_line(), "1");
+    EXPECT_EQ(c.read_line(), "1");
+    EXPECT_EQ(c.read_line(), "2");
+}
+
+TEST_P(EveryServer, RequestSplitAcrossTwoWrites) {
+    Client c(server->port());
+    c.send("1");
+    std::this_thread::sleep_for(50ms);  // a real pause between two packets, not a wait
+    c.send("2\n");
+    EXPECT_EQ(c.read_line(), "144");
+}
+
+TEST_P(EveryServer, CrlfLineEnds) {
+    Client c(server->port());
+    c.send("10\r\n12\r\n");
+    EXPECT_EQ(c.read_line(), "55");
+    EXPECT_EQ(c.read_line(), "144");
+}
+
+TEST_P(EveryServer, LastLineWithoutNewlineIsAnsweredAtEndOfInput) {
+    Client c(server->port());
+    c.send("10");
+    c.shutdown_write();  // what `printf 10 | nc -N` does
+    EXPECT_EQ(c.read_to_end(), "55\n");
+}
+
+TEST_P(EveryServer, BadInputsGetAnErrorLineAndTheConnectionGoesOn) {
+    Client c(server->port());
+    const std::pair<std::string, std::string> cases[] = {
+        {"\n", "error: empty request"},
+        {"abc\n", "error: not a number: \"abc\""},
+        {"-1\n", "error: not a number: \"-1\""},
+        {"1e3\n", "error: not a number: \"1e3\""},
+        {"41\n", "error: n out of range 0..40: \"41\""},
+        {"99999999999999999999999\n", "error: n out of range 0..40: \"99999999999999999999999\""},
+        {std::string("\x01\xff\n", 3), "error: not a number: \"\\x01\\xff\""},
+    };
+    for (const auto& [req, rep] : cases) {
+        c.send(req);
+        EXPECT_EQ(c.read_line(), rep);
+    }
+    c.send("12\n");
+    EXPECT_EQ(c.read_line(), "144");
+}
+
+TEST_P(EveryServer, OverlongLineIsRefusedAndClosed) {
+    {
+        Client c(server->port());
+        c.send("5\n" + std::string(200, '1') + "\n");
+        EXPECT_EQ(c.read_to_end(), "5\nerror: line too long\n");
+    }
+    expect_still_serving();
+}
+
+TEST_P(EveryServer, ClientResetMidRequestDoesNotHurtTheServer) {
+    {
+        Client c(server->port());
+        c.send("12");
+        c.reset();
+    }
+    expect_still_serving();
+}
+
+TEST_P(EveryServer, ClientThatLeavesBeforeReadingItsAnswer) {
+    {
+        Client c(server->port());
+        c.send("25\n25\n25\n");
+        c.reset();  // the server's send may now hit a reset or a broken pipe
+    }
+    expect_still_serving();
+}
+
+TEST_P(EveryServer, QuietPrintsNoConnectionLines) {
+    auto quiet = start(GetParam(), {"--quiet"});
+    {
+        Client c(quiet->port());
+        c.send("10\n");
+        EXPECT_EQ(c.read_line(), "55");
+    }
+    EXPECT_EQ(quiet->stop(), 0);
+    for (const auto& line : quiet->lines()) EXPECT_EQ(line.find("Connection"), std::string::npos) << line;
+}
+
+TEST_P(EveryServer, MaxNIsAFlag) {
+    auto small = start(GetParam(), {"--max-n", "5"});
+    Client c(small->port());
+    c.send("5\n6\n");
+    EXPECT_EQ(c.read_line(), "5");
+    EXPECT_EQ(c.read_line(), "error: n out of range 0..5: \"6\"");
+}
+
+TEST_P(EveryServer, SigtermWithAClientConnectedExitsZero) {
+    Client c(server->port());
+    c.send("10\n");
+    EXPECT_EQ(c.read_line(), "55");
+    EXPECT_EQ(server->stop(), 0);
+    EXPECT_TRUE(server->wait_for_line("Shutting down", 1s));
+    server.reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(All, EveryServer, testing::ValuesIn(all_servers()), label_of);
+
+}  // namespace
+}  // namespace fibs::test
