@@ -1,0 +1,79 @@
+// The load engine behind `fib-bench run`: opens the connections, drives requests over epoll,
+// checks every reply and measures what the server did.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "histogram.hpp"
+
+namespace fibs::bench {
+
+struct LoadConfig {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 25000;
+    int clients = 8;
+    double duration_s = 5;      // measured window, unless `requests` ends it first
+    std::uint64_t requests = 0;  // > 0: stop after this many measured replies
+    double warmup_s = 1;        // connections stay open; nothing before it is counted
+    unsigned fib_n = 1;
+    int hog = 0;                // extra clients looping on fib(hog_n), reported apart
+    unsigned hog_n = 35;
+    int idle = 0;               // extra connections that send nothing
+    double rate = 0;            // > 0: open loop, requests/s over all clients on a fixed schedule
+    int pipeline = 1;           // requests in flight per connection (closed loop)
+    double timeout_s = 10;      // per reply, and per connect
+    int threads = 1;
+    pid_t server_pid = 0;       // > 0: read its CPU time and memory from /proc
+    bool progress = false;      // a live line on stderr once a second
+};
+
+// Latency and counts for one class of client (the measured ones, or the hogs).
+struct ClassStats {
+    int clients = 0;
+    int served = 0;                // got at least one reply in the window
+    std::uint64_t replies = 0;     // correct replies in the window
+    Histogram latency;             // ns; with --rate: from the intended send time
+    Histogram latency_uncorrected; // ns; with --rate: from the actual send time
+    Histogram first_reply;         // ns from the window start to each served client's first reply
+    void merge(const ClassStats& o);
+};
+
+struct Errors {
+    std::uint64_t wrong = 0;          // a number, but not fib(n)
+    std::uint64_t error_reply = 0;    // "error: ..." from the server
+    std::uint64_t malformed = 0;      // neither
+    std::uint64_t reset = 0;          // connection reset or broken pipe
+    std::uint64_t closed = 0;         // the server closed a connection that was still in use
+    std::uint64_t timeout = 0;        // no reply within --timeout
+    std::uint64_t idle_closed = 0;    // idle connections the server closed (e.g. "server full")
+    std::uint64_t total() const { return wrong + error_reply + malformed + reset + closed + timeout; }
+    void merge(const Errors& o);
+};
+
+struct LoadResult {
+    LoadConfig config;
+    // Connections (all kinds).
+    int requested = 0, established = 0, refused = 0, connect_timeout = 0, connect_failed = 0;
+    ClassStats main, hog;
+    Errors errors;
+    double window_s = 0;
+    // Open loop only.
+    std::uint64_t sent = 0, late = 0;
+    // The client itself.
+    double client_cpu_s = 0;
+    bool client_saturated = false;
+    // The server, with server_pid.
+    bool server_measured = false;
+    double server_cpu_s = 0;
+    std::uint64_t server_rss_kib = 0, server_hwm_kib = 0;
+    int server_threads = 0;
+
+    double replies_per_s() const { return window_s > 0 ? static_cast<double>(main.replies) / window_s : 0; }
+    double server_cpu_per_reply_us() const;
+};
+
+LoadResult run_load(const LoadConfig& config);
+
+}  // namespace fibs::bench

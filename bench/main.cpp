@@ -1,0 +1,88 @@
+// fib-bench: a load client for the fib servers. `run` measures one server; `compare` starts every
+// server model in turn and runs the same scenarios against each.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "compare.hpp"
+#include "load.hpp"
+#include "report.hpp"
+#include "server_process.hpp"
+
+namespace {
+
+// "5s", "500ms", "2m", "1.5" (seconds).
+double parse_seconds(const std::string& text) {
+    std::size_t used = 0;
+    double v = std::stod(text, &used);
+    std::string unit = text.substr(used);
+    if (unit.empty() || unit == "s") return v;
+    if (unit == "ms") return v / 1e3;
+    if (unit == "us") return v / 1e6;
+    if (unit == "m") return v * 60;
+    throw std::invalid_argument("unknown time unit in '" + text + "' (use s, ms, us or m)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"fib-bench: measures how a fib server serves many clients"};
+    app.require_subcommand(1);
+
+    fibs::bench::LoadConfig cfg;
+    std::string duration = "5s", warmup = "1s", timeout = "10s", json, csv;
+    auto* run = app.add_subcommand("run", "Load one server and report what it did");
+    run->add_option("--host", cfg.host, "Server address")->capture_default_str();
+    run->add_option("--port", cfg.port, "Server port")->capture_default_str();
+    run->add_option("-c,--clients", cfg.clients, "Measured client connections")->capture_default_str();
+    run->add_option("-d,--duration", duration, "Measured window (5s, 500ms, 1m)")->capture_default_str();
+    run->add_option("--requests", cfg.requests, "Stop after this many measured replies instead");
+    run->add_option("--warmup", warmup, "Warm-up before the window: connections stay open, nothing counts")
+        ->capture_default_str();
+    run->add_option("--fib", cfg.fib_n, "n each request asks for")->capture_default_str();
+    run->add_option("--hog", cfg.hog, "Extra clients looping on a slow fib(--hog-n), reported apart");
+    run->add_option("--hog-n", cfg.hog_n, "n the hog clients ask for")->capture_default_str();
+    run->add_option("--idle", cfg.idle, "Extra connections that connect and send nothing");
+    run->add_option("--rate", cfg.rate,
+                    "Open loop: requests/s over all clients on a fixed schedule, latency from the intended send time");
+    run->add_option("--pipeline", cfg.pipeline, "Requests in flight per connection (closed loop)")
+        ->capture_default_str();
+    run->add_option("--timeout", timeout, "Per reply and per connect")->capture_default_str();
+    run->add_option("--threads", cfg.threads, "Client threads")->capture_default_str();
+    run->add_option("--server-pid", cfg.server_pid, "Read the server's CPU time and memory from /proc");
+    run->add_option("--json", json, "Write the figures as JSON");
+    run->add_option("--csv", csv, "Write the figures as CSV");
+
+    fibs::bench::CompareConfig cmp;
+    auto* compare = app.add_subcommand("compare", "Start each server model, run the same scenarios, compare");
+    compare->add_flag("--quick", cmp.quick, "Short runs (under 20 s), for tests and a first look");
+    compare->add_option("--out", cmp.out, "Directory for compare.json, compare.csv and the plots")
+        ->capture_default_str();
+    compare->add_option("--bin", cmp.bin_dir, "Where fib-blocking, fib-loop, fib-threads are (default: beside fib-bench)");
+    compare->add_option("--threads", cmp.threads, "Client threads")->capture_default_str();
+    compare->add_flag("!--no-plots", cmp.plots, "Skip gnuplot");
+
+    CLI11_PARSE(app, argc, argv);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    try {
+        if (*compare) {
+            if (cmp.bin_dir.empty()) cmp.bin_dir = fibs::self_dir();
+            return fibs::bench::run_compare(cmp);
+        }
+        cfg.duration_s = parse_seconds(duration);
+        cfg.warmup_s = parse_seconds(warmup);
+        cfg.timeout_s = parse_seconds(timeout);
+        cfg.progress = ::isatty(STDERR_FILENO) != 0;
+        auto result = fibs::bench::run_load(cfg);
+        fibs::bench::print_report(stdout, result);
+        std::vector<fibs::bench::Row> rows{{{}, fibs::bench::figures_of(result)}};
+        if (!csv.empty()) fibs::bench::write_csv(csv, rows);
+        if (!json.empty()) fibs::bench::write_json(json, rows, {});
+        return result.errors.total() == 0 ? 0 : 3;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}

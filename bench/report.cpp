@@ -1,0 +1,252 @@
+#include "report.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fibs::bench {
+
+std::string format_ns(double ns) {
+    char buf[32];
+    if (ns < 1e3) {
+        std::snprintf(buf, sizeof buf, "%.0f ns", ns);
+    } else if (ns < 1e6) {
+        std::snprintf(buf, sizeof buf, ns < 1e4 ? "%.1f µs" : "%.0f µs", ns / 1e3);
+    } else if (ns < 1e9) {
+        std::snprintf(buf, sizeof buf, ns < 1e7 ? "%.2f ms" : "%.1f ms", ns / 1e6);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.2f s", ns / 1e9);
+    }
+    return buf;
+}
+
+std::string format_count(double value) {
+    auto digits = std::to_string(static_cast<long long>(std::llround(value)));
+    std::string out;
+    int n = 0;
+    for (auto it = digits.rbegin(); it != digits.rend(); ++it, ++n) {
+        if (n > 0 && n % 3 == 0 && *it != '-') out.insert(out.begin(), ',');
+        out.insert(out.begin(), *it);
+    }
+    return out;
+}
+
+namespace {
+
+std::string percentiles(const Histogram& h) {
+    if (h.count() == 0) return "no replies";
+    std::string s;
+    for (auto [name, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9}}) {
+        s += std::string(name) + " " + format_ns(static_cast<double>(h.percentile(p))) + "  ";
+    }
+    return s + "max " + format_ns(static_cast<double>(h.max()));
+}
+
+}  // namespace
+
+void print_report(std::FILE* out, const LoadResult& r) {
+    const LoadConfig& c = r.config;
+    auto line = [out](const char* label, const std::string& text) { std::fprintf(out, "%-12s %s\n", label, text.c_str()); };
+    std::string mode = c.rate > 0 ? "open loop at " + format_count(c.rate) + " requests/s"
+                                  : "closed loop, pipeline " + std::to_string(c.pipeline);
+    line("target", c.host + ":" + std::to_string(c.port) + "  " + std::to_string(c.clients) + " clients on fib(" +
+                       std::to_string(c.fib_n) + "), " + mode + ", " + std::to_string(c.threads) + " thread" +
+                       (c.threads == 1 ? "" : "s"));
+    char window[96];
+    std::snprintf(window, sizeof window, "%.2f s measured after %.2f s warm-up", r.window_s, c.warmup_s);
+    line("window", window);
+    line("connections", std::to_string(r.requested) + " requested, " + std::to_string(r.established) +
+                            " established, " + std::to_string(r.refused) + " refused, " +
+                            std::to_string(r.connect_timeout) + " timed out" +
+                            (r.connect_failed ? ", " + std::to_string(r.connect_failed) + " failed" : ""));
+    std::string served = std::to_string(r.main.served) + "/" + std::to_string(r.main.clients) +
+                         " clients got a reply in the window";
+    if (r.main.served > 0) {
+        served += "; first reply after p50 " + format_ns(static_cast<double>(r.main.first_reply.percentile(50))) +
+                  ", max " + format_ns(static_cast<double>(r.main.first_reply.max()));
+    }
+    line("served", served);
+    line("throughput", format_count(r.replies_per_s()) + " replies/s (" + format_count(static_cast<double>(r.main.replies)) + " replies)");
+    if (c.rate > 0) {
+        line("latency", "(from intended send time) " + percentiles(r.main.latency));
+        line("", "(from actual send time)   " + percentiles(r.main.latency_uncorrected));
+        double achieved = r.window_s > 0 ? static_cast<double>(r.sent) / r.window_s : 0;
+        line("schedule", "target " + format_count(c.rate) + "/s, sent " + format_count(achieved) + "/s, " +
+                             format_count(static_cast<double>(r.late)) + " sends more than 1 ms late");
+    } else {
+        line("latency", percentiles(r.main.latency));
+    }
+    if (c.hog > 0) {
+        double hog_rate = r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0;
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%d clients on fib(%u): served %d/%d, %.1f replies/s, ", c.hog, c.hog_n,
+                      r.hog.served, r.hog.clients, hog_rate);
+        line("hog", buf + percentiles(r.hog.latency));
+    }
+    if (c.idle > 0) {
+        line("idle", std::to_string(c.idle) + " connections sending nothing; " +
+                         std::to_string(r.errors.idle_closed) + " closed by the server");
+    }
+    const Errors& e = r.errors;
+    if (e.total() == 0) {
+        line("errors", "none");
+    } else {
+        std::string text;
+        auto add = [&text](std::uint64_t n, const char* what) {
+            if (n) text += format_count(static_cast<double>(n)) + " " + what + "  ";
+        };
+        add(e.wrong, "wrong replies");
+        add(e.error_reply, "error replies");
+        add(e.malformed, "malformed");
+        add(e.reset, "resets");
+        add(e.closed, "closed by server");
+        add(e.timeout, "timeouts");
+        line("errors", text);
+    }
+    char cpu[160];
+    std::snprintf(cpu, sizeof cpu, "%.0f%% CPU of %d thread%s", r.window_s > 0 ? 100 * r.client_cpu_s / r.window_s : 0,
+                  c.threads, c.threads == 1 ? "" : "s");
+    line("client", cpu);
+    if (r.client_saturated) {
+        line("WARNING", "the client itself was saturated: these figures measure fib-bench, not the server. "
+                        "Try --threads or fewer clients.");
+    }
+    if (r.server_measured) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "pid %d: %.2f µs CPU per reply (%.2f s CPU), RSS %.1f MiB (peak %.1f MiB), %d threads",
+                      static_cast<int>(c.server_pid), r.server_cpu_per_reply_us(), r.server_cpu_s,
+                      static_cast<double>(r.server_rss_kib) / 1024, static_cast<double>(r.server_hwm_kib) / 1024,
+                      r.server_threads);
+        line("server", buf);
+    }
+}
+
+Figures figures_of(const LoadResult& r) {
+    auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
+    const Histogram& l = r.main.latency;
+    const Histogram& hl = r.hog.latency;
+    double achieved = r.window_s > 0 ? static_cast<double>(r.sent) / r.window_s : 0;
+    return {
+        {"clients", r.config.clients},
+        {"fib_n", r.config.fib_n},
+        {"hog", r.config.hog},
+        {"hog_n", r.config.hog_n},
+        {"idle", r.config.idle},
+        {"pipeline", r.config.pipeline},
+        {"rate_target", r.config.rate},
+        {"threads", r.config.threads},
+        {"window_s", r.window_s},
+        {"conn_requested", r.requested},
+        {"conn_established", r.established},
+        {"conn_refused", r.refused},
+        {"conn_timed_out", r.connect_timeout},
+        {"conn_failed", r.connect_failed},
+        {"served", r.main.served},
+        {"served_of", r.main.clients},
+        {"first_reply_p50_us", us(r.main.first_reply.percentile(50))},
+        {"first_reply_max_us", us(r.main.first_reply.max())},
+        {"replies", static_cast<double>(r.main.replies)},
+        {"replies_per_s", r.replies_per_s()},
+        {"p50_us", us(l.percentile(50))},
+        {"p90_us", us(l.percentile(90))},
+        {"p99_us", us(l.percentile(99))},
+        {"p999_us", us(l.percentile(99.9))},
+        {"max_us", us(l.max())},
+        {"uncorrected_p50_us", us(r.main.latency_uncorrected.percentile(50))},
+        {"uncorrected_p99_us", us(r.main.latency_uncorrected.percentile(99))},
+        {"rate_achieved", achieved},
+        {"late_sends", static_cast<double>(r.late)},
+        {"hog_served", r.hog.served},
+        {"hog_replies", static_cast<double>(r.hog.replies)},
+        {"hog_replies_per_s", r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0},
+        {"hog_p50_us", us(hl.percentile(50))},
+        {"hog_p99_us", us(hl.percentile(99))},
+        {"err_wrong", static_cast<double>(r.errors.wrong)},
+        {"err_error_reply", static_cast<double>(r.errors.error_reply)},
+        {"err_malformed", static_cast<double>(r.errors.malformed)},
+        {"err_reset", static_cast<double>(r.errors.reset)},
+        {"err_closed", static_cast<double>(r.errors.closed)},
+        {"err_timeout", static_cast<double>(r.errors.timeout)},
+        {"idle_closed", static_cast<double>(r.errors.idle_closed)},
+        {"client_cpu_s", r.client_cpu_s},
+        {"client_saturated", r.client_saturated ? 1 : 0},
+        {"server_cpu_s", r.server_cpu_s},
+        {"server_cpu_per_reply_us", r.server_cpu_per_reply_us()},
+        {"server_rss_kib", static_cast<double>(r.server_rss_kib)},
+        {"server_hwm_kib", static_cast<double>(r.server_hwm_kib)},
+        {"server_threads", r.server_threads},
+    };
+}
+
+namespace {
+
+std::string number(double v) {
+    if (std::isnan(v) || std::isinf(v)) return "null";
+    char buf[40];
+    if (v == std::floor(v) && std::fabs(v) < 1e15) {
+        std::snprintf(buf, sizeof buf, "%.0f", v);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.4g", v);
+    }
+    return buf;
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char ch : s) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += static_cast<char>(ch);
+        } else if (ch < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+            out += buf;
+        } else {
+            out += static_cast<char>(ch);
+        }
+    }
+    return out + "\"";
+}
+
+std::ofstream open_out(const std::string& path) {
+    std::ofstream out(path);
+    if (!out) throw std::runtime_error("cannot write " + path);
+    return out;
+}
+
+}  // namespace
+
+void write_csv(const std::string& path, const std::vector<Row>& rows) {
+    auto out = open_out(path);
+    if (rows.empty()) return;
+    std::string sep;
+    for (const auto& [k, v] : rows[0].labels) out << std::exchange(sep, ",") << k;
+    for (const auto& [k, v] : rows[0].figures) out << std::exchange(sep, ",") << k;
+    out << "\n";
+    for (const auto& row : rows) {
+        sep.clear();
+        for (const auto& [k, v] : row.labels) out << std::exchange(sep, ",") << v;
+        for (const auto& [k, v] : row.figures) out << std::exchange(sep, ",") << number(v);
+        out << "\n";
+    }
+}
+
+void write_json(const std::string& path, const std::vector<Row>& rows,
+                const std::vector<std::pair<std::string, std::string>>& meta) {
+    auto out = open_out(path);
+    out << "{\n  \"machine\": {";
+    std::string sep;
+    for (const auto& [k, v] : meta) out << std::exchange(sep, ", ") << json_string(k) << ": " << json_string(v);
+    out << "},\n  \"runs\": [\n";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        out << "    {";
+        sep.clear();
+        for (const auto& [k, v] : rows[i].labels) out << std::exchange(sep, ", ") << json_string(k) << ": " << json_string(v);
+        for (const auto& [k, v] : rows[i].figures) out << std::exchange(sep, ", ") << json_string(k) << ": " << number(v);
+        out << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
+    }
+    out << "  ]\n}\n";
+}
+
+}  // namespace fibs::bench
