@@ -1,0 +1,211 @@
+// fib-bench: the histogram, and the load engine against small servers whose behaviour we know.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "histogram.hpp"
+#include "load.hpp"
+#include "servers.hpp"
+
+namespace fibs::test {
+namespace {
+
+using bench::Histogram;
+
+TEST(Histogram, PercentilesWithinOnePercentOfExact) {
+    std::mt19937_64 rng(42);
+    std::lognormal_distribution<double> dist(11.0, 1.5);  // ~60 µs median, long tail, in ns
+    std::vector<std::uint64_t> values;
+    Histogram h;
+    for (int i = 0; i < 200000; ++i) {
+        auto v = static_cast<std::uint64_t>(dist(rng));
+        values.push_back(v);
+        h.record(v);
+    }
+    std::sort(values.begin(), values.end());
+    for (double p : {1.0, 10.0, 50.0, 90.0, 99.0, 99.9, 99.99}) {
+        auto rank = static_cast<std::size_t>(std::ceil(p / 100 * static_cast<double>(values.size())));
+        double exact = static_cast<double>(values[rank - 1]);
+        EXPECT_NEAR(static_cast<double>(h.percentile(p)), exact, exact * 0.01) << "p" << p;
+    }
+    EXPECT_EQ(h.max(), values.back());
+    EXPECT_EQ(h.min(), values.front());
+    EXPECT_EQ(h.count(), values.size());
+}
+
+TEST(Histogram, SmallValuesAreExactAndBucketsAreContiguous) {
+    for (std::uint64_t v : {0ull, 1ull, 255ull}) EXPECT_EQ(Histogram::lowest_of(Histogram::index_of(v)), v);
+    for (std::size_t i = 0; i + 1 < 7424; ++i) {
+        ASSERT_EQ(Histogram::lowest_of(i) + Histogram::width_of(i), Histogram::lowest_of(i + 1)) << i;
+        ASSERT_EQ(Histogram::index_of(Histogram::lowest_of(i)), i);
+    }
+    EXPECT_EQ(Histogram::index_of(UINT64_MAX), 7423u);
+}
+
+TEST(Histogram, MergeEqualsRecordingEverythingInOne) {
+    Histogram a, b, all;
+    for (std::uint64_t v = 1; v < 100000; v += 7) {
+        (v % 3 ? a : b).record(v);
+        all.record(v);
+    }
+    a.merge(b);
+    EXPECT_EQ(a.count(), all.count());
+    for (double p : {50.0, 99.0, 100.0}) EXPECT_EQ(a.percentile(p), all.percentile(p));
+    EXPECT_EQ(a.max(), all.max());
+}
+
+// A tiny line server run in the test, one thread per connection, with a chosen misbehaviour.
+class FakeServer {
+public:
+    using Answer = std::function<bool(int fd, std::uint64_t count)>;  // false: close the connection
+    explicit FakeServer(Answer answer) : sock_(listen_on("127.0.0.1", 0)), answer_(std::move(answer)) {
+        accepter_ = std::thread([this] {
+            while (wait_readable_or(stop_)) {
+                Fd c = accept_client(sock_.get(), nullptr);
+                if (!c) continue;
+                clients_.emplace_back([this, c = std::move(c)]() mutable { serve(std::move(c)); });
+            }
+        });
+    }
+    ~FakeServer() {
+        stop_ = true;
+        ::shutdown(sock_.get(), SHUT_RDWR);
+        accepter_.join();
+        for (auto& t : clients_) t.join();
+    }
+    std::uint16_t port() const { return local_port(sock_.get()); }
+
+private:
+    bool wait_readable_or(const std::atomic<bool>& stop) {
+        pollfd p{sock_.get(), POLLIN, 0};
+        while (!stop) {
+            if (::poll(&p, 1, 50) > 0) return !stop;
+        }
+        return false;
+    }
+    void serve(Fd c) {
+        char buf[4096];
+        while (!stop_) {
+            pollfd p{c.get(), POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            ssize_t n = ::recv(c.get(), buf, sizeof buf, 0);
+            if (n <= 0) return;
+            for (ssize_t i = 0; i < n; ++i) {
+                if (buf[i] == '\n' && !answer_(c.get(), ++count_)) return;
+            }
+        }
+    }
+    Fd sock_;
+    Answer answer_;
+    std::atomic<bool> stop_{false};
+    std::atomic<std::uint64_t> count_{0};
+    std::thread accepter_;
+    std::vector<std::thread> clients_;
+};
+
+bench::LoadConfig quick_load(std::uint16_t port, int clients, double seconds) {
+    bench::LoadConfig cfg;
+    cfg.port = port;
+    cfg.clients = clients;
+    cfg.warmup_s = 0.1;
+    cfg.duration_s = seconds;
+    cfg.fib_n = 10;  // "55"
+    cfg.timeout_s = 5;
+    return cfg;
+}
+
+TEST(BenchLoad, MeasuresA20msDelay) {
+    FakeServer server([](int fd, std::uint64_t) {
+        std::this_thread::sleep_for(20ms);
+        return send_all(fd, "55\n");
+    });
+    auto r = bench::run_load(quick_load(server.port(), 2, 1.0));
+    ASSERT_GT(r.main.replies, 20u);
+    double p50_ms = static_cast<double>(r.main.latency.percentile(50)) / 1e6;
+    EXPECT_NEAR(p50_ms, 20.0, 2.0);
+    EXPECT_EQ(r.errors.total(), 0u);
+    EXPECT_EQ(r.main.served, 2);
+}
+
+TEST(BenchLoad, CountsExactlyEveryWrongReply) {
+    FakeServer server([](int fd, std::uint64_t n) { return send_all(fd, n % 10 == 0 ? "56\n" : "55\n"); });
+    bench::LoadConfig cfg = quick_load(server.port(), 1, 0);
+    cfg.warmup_s = 0;
+    cfg.requests = 1000;  // correct replies to wait for: exactly 1000/9 wrong ones come with them
+    auto r = bench::run_load(cfg);
+    EXPECT_EQ(r.main.replies, 1000u);
+    std::uint64_t all = r.main.replies + r.errors.wrong;
+    EXPECT_EQ(r.errors.wrong, all / 10);
+    EXPECT_EQ(r.errors.total(), r.errors.wrong);
+}
+
+TEST(BenchLoad, CountsResetsAndCompletes) {
+    FakeServer server([](int fd, std::uint64_t n) {
+        if (n % 5 == 0) {
+            linger lg{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            return false;  // closing now sends a reset
+        }
+        return send_all(fd, "55\n");
+    });
+    auto r = bench::run_load(quick_load(server.port(), 4, 0.3));
+    EXPECT_GT(r.errors.reset + r.errors.closed, 0u);
+    EXPECT_GT(r.window_s, 0.25);  // the run went on to its end
+}
+
+TEST(BenchLoad, OpenLoopKeepsItsSchedule) {
+    FakeServer server([](int fd, std::uint64_t) { return send_all(fd, "55\n"); });
+    bench::LoadConfig cfg = quick_load(server.port(), 4, 1.0);
+    cfg.rate = 2000;
+    auto r = bench::run_load(cfg);
+    double achieved = static_cast<double>(r.sent) / r.window_s;
+    EXPECT_NEAR(achieved, 2000, 200);
+    EXPECT_NEAR(static_cast<double>(r.main.replies) / r.window_s, 2000, 200);
+    // Corrected latency is never below the uncorrected one.
+    EXPECT_GE(r.main.latency.percentile(99), r.main.latency_uncorrected.percentile(50));
+}
+
+TEST(BenchLoad, BlockingServerServesOneOfFour) {
+    ServerProcess server(bin("fib-blocking"), {"--quiet"});
+    bench::LoadConfig cfg = quick_load(server.port(), 4, 0.5);
+    cfg.fib_n = 1;
+    cfg.server_pid = server.pid();
+    auto r = bench::run_load(cfg);
+    EXPECT_EQ(r.main.served, 1);
+    EXPECT_EQ(r.main.clients, 4);
+    EXPECT_EQ(r.established, 4);
+    EXPECT_EQ(r.errors.total(), 0u);
+    EXPECT_TRUE(r.server_measured);
+    EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
+    auto out = std::filesystem::temp_directory_path() / ("fib-bench-compare-" + std::to_string(::getpid()));
+    Finished run = run_to_end(bin("fib-bench"), {"compare", "--quick", "--out", out.string()}, 60s);
+    EXPECT_EQ(run.code, 0) << run.output;
+    EXPECT_NE(run.output.find("1. Clients on fib(1)"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("blocking"), std::string::npos);
+    std::ifstream csv(out / "compare.csv");
+    std::string header, line;
+    ASSERT_TRUE(std::getline(csv, header));
+    EXPECT_EQ(header.rfind("server,scenario,setting,clients", 0), 0u) << header;
+    int rows = 0;
+    while (std::getline(csv, line)) ++rows;
+    EXPECT_GE(rows, 4);  // blocking: 3 client counts and the head-of-line run, at least
+    std::ifstream json(out / "compare.json");
+    std::string text((std::istreambuf_iterator<char>(json)), {});
+    EXPECT_NE(text.find("\"machine\""), std::string::npos);
+    EXPECT_NE(text.find("\"served\""), std::string::npos);
+    std::filesystem::remove_all(out);
+}
+
+}  // namespace
+}  // namespace fibs::test
