@@ -17,10 +17,8 @@ void fib_handler(Fd client, const ServerOptions& opts) {
         if (n < 0) break;  // reset by the client: nobody to answer
         bool eof = n == 0;
         framer.feed({buf, static_cast<std::size_t>(n)});
+        if (eof) framer.end_input();
         while (auto line = framer.next_line()) protocol::append_reply(out, *line, opts.max_n);
-        if (eof) {
-            if (auto last = framer.finish()) protocol::append_reply(out, *last, opts.max_n);
-        }
         if (framer.too_long()) out += protocol::kLineTooLong;
         if (!send_all(client.get(), out)) break;
         out.clear();

@@ -19,7 +19,12 @@ std::optional<std::string_view> LineFramer::next_line() {
     std::string_view rest(buf_.data() + start_, buf_.size() - start_);
     auto nl = rest.find('\n');
     if (nl == std::string_view::npos) {
-        if (rest.size() > kMaxLine) too_long_ = true;
+        if (rest.size() > kMaxLine) {
+            too_long_ = true;
+        } else if (ended_ && !rest.empty()) {
+            start_ = buf_.size();
+            return rest;
+        }
         return std::nullopt;
     }
     if (nl > kMaxLine) {
@@ -28,17 +33,6 @@ std::optional<std::string_view> LineFramer::next_line() {
     }
     start_ += nl + 1;
     return rest.substr(0, nl);
-}
-
-std::optional<std::string_view> LineFramer::finish() {
-    if (too_long_ || pending() == 0) return std::nullopt;
-    if (pending() > kMaxLine) {
-        too_long_ = true;
-        return std::nullopt;
-    }
-    std::string_view rest(buf_.data() + start_, buf_.size() - start_);
-    start_ = buf_.size();
-    return rest;
 }
 
 namespace {

@@ -29,10 +29,11 @@ inline constexpr std::string_view kServerFull = "error: server full\n";
 class LineFramer {
 public:
     void feed(std::string_view bytes);
-    // The next complete line without its "\n". Valid until the next feed().
+    // The input has ended: a last line without "\n" still counts as a request.
+    void end_input() { ended_ = true; }
+    // The next complete line without its "\n" (after end_input(), also the unterminated rest).
+    // Valid until the next feed().
     std::optional<std::string_view> next_line();
-    // At end of input: the last line if it had no "\n" (it is still a request).
-    std::optional<std::string_view> finish();
     // A line went past kMaxLine: answer kLineTooLong and close the connection.
     bool too_long() const { return too_long_; }
     // Bytes received but not yet returned as a line.
@@ -42,6 +43,7 @@ private:
     std::string buf_;
     std::size_t start_ = 0;
     bool too_long_ = false;
+    bool ended_ = false;
 };
 
 // A parsed request: n, or the error line to send back instead.

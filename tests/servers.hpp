@@ -1,5 +1,7 @@
 // The servers the end-to-end suites run against: every model, and the loop with each backend.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <ostream>
 #include <string>
@@ -20,6 +22,8 @@ inline void PrintTo(const ServerKind& kind, std::ostream* os) { *os << kind.labe
 
 // Every server model (and every loop backend). Grows as the steps land.
 std::vector<ServerKind> all_servers();
+// The ones that serve many clients at once: all but the blocking server.
+std::vector<ServerKind> concurrent_servers();
 
 inline std::unique_ptr<ServerProcess> start(const ServerKind& kind, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = kind.args;

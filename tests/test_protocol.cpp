@@ -49,17 +49,16 @@ TEST(LineFramer, LastLineWithoutNewlineAtEndOfInput) {
     LineFramer f;
     f.feed("10\n12");
     EXPECT_EQ(lines_of(f), std::vector<std::string>{"10"});
-    auto last = f.finish();
-    ASSERT_TRUE(last);
-    EXPECT_EQ(*last, "12");
-    EXPECT_FALSE(f.finish());
+    f.end_input();
+    EXPECT_EQ(lines_of(f), std::vector<std::string>{"12"});
+    EXPECT_TRUE(lines_of(f).empty());
 }
 
 TEST(LineFramer, NoLastLineWhenInputEndedWithNewline) {
     LineFramer f;
     f.feed("10\n");
-    lines_of(f);
-    EXPECT_FALSE(f.finish());
+    f.end_input();
+    EXPECT_EQ(lines_of(f), std::vector<std::string>{"10"});
 }
 
 TEST(LineFramer, LineOfExactlyMaxBytesIsAccepted) {
@@ -93,8 +92,8 @@ TEST(LineFramer, OverlongLastLineAtEndOfInput) {
     EXPECT_TRUE(lines_of(f).empty());
     EXPECT_FALSE(f.too_long());
     f.feed("1");
-    lines_of(f);
-    EXPECT_FALSE(f.finish());
+    f.end_input();
+    EXPECT_TRUE(lines_of(f).empty());
     EXPECT_TRUE(f.too_long());
 }
 

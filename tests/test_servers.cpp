@@ -8,12 +8,6 @@
 
 namespace fibs::test {
 
-std::vector<ServerKind> all_servers() {
-    return {
-        {"blocking", "fib-blocking", {}},
-    };
-}
-
 namespace {
 
 class EveryServer : public testing::TestWithParam<ServerKind> {

@@ -1,0 +1,82 @@
+#include "loop.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+namespace fibs::loop {
+
+Loop::Loop(std::unique_ptr<Poller> poller) : poller_(std::move(poller)) {}
+
+void Loop::spawn(Task task) { tasks.push_back(std::move(task)); }
+
+void Loop::stop() { stopping_ = true; }
+
+void Loop::wake(int what) {
+    auto it = future_wait.find(what);
+    if (it == future_wait.end()) return;
+    tasks.push_back(std::move(it->second));
+    future_wait.erase(it);
+}
+
+void Loop::run() {
+    while (!stopping_ && (!tasks.empty() || !recv_wait.empty() || !send_wait.empty() || !future_wait.empty())) {
+        if (tasks.empty()) {
+            wait_for_io();  // nothing to run: wait until a socket is ready
+            continue;
+        }
+        Task task = std::move(tasks.front());
+        tasks.pop_front();
+        std::optional<Wait> wait;
+        try {
+            wait = task.next();
+        } catch (const std::exception& e) {
+            std::printf("task failed: %s\n", e.what());  // only this task ends; its frame is freed
+            continue;
+        }
+        if (!wait) continue;  // the task has finished (StopIteration)
+        switch (wait->why) {
+            case Why::recv:
+                recv_wait.emplace(wait->what, std::move(task));
+                poller_->watch(wait->what, Why::recv);
+                break;
+            case Why::send:
+                send_wait.emplace(wait->what, std::move(task));
+                poller_->watch(wait->what, Why::send);
+                break;
+            case Why::future:
+                future_wait.emplace(wait->what, std::move(task));
+                break;
+        }
+    }
+}
+
+// select's loop body: every fd that is ready moves its task from the wait table to `tasks`.
+// The whole batch is handled before any task runs, so a task cannot close an fd still in it.
+void Loop::wait_for_io() {
+    ready_.clear();
+    poller_->wait(ready_);
+    for (int fd : ready_) {
+        for (auto* waiting : {&recv_wait, &send_wait}) {
+            auto it = waiting->find(fd);
+            if (it == waiting->end()) continue;
+            poller_->unwatch(fd);
+            tasks.push_back(std::move(it->second));
+            waiting->erase(it);
+        }
+    }
+}
+
+}  // namespace fibs::loop
+
+namespace fibs::loop {
+
+std::unique_ptr<Poller> make_poller(std::string_view name) {
+    if (name == "select") return make_select_poller();
+    if (name == "poll") return make_poll_poller();
+    if (name == "epoll") return make_epoll_poller();
+    throw std::invalid_argument("unknown backend: " + std::string(name));
+}
+
+}  // namespace fibs::loop

@@ -1,0 +1,129 @@
+// End to end, the servers that serve many clients at once (the loop with each backend, threads).
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <thread>
+
+#include "servers.hpp"
+
+namespace fibs::test {
+namespace {
+
+class ConcurrentServer : public testing::TestWithParam<ServerKind> {};
+
+TEST_P(ConcurrentServer, FiftyClientsConnectedAtOnceAreAllAnswered) {
+    auto server = start(GetParam(), {"--quiet"});
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 50; ++i) clients.push_back(std::make_unique<Client>(server->port()));
+    for (int i = 0; i < 50; ++i) clients[i]->send(std::to_string(i % 30) + "\n");
+    std::uint64_t a = 0, b = 1;
+    std::vector<std::string> fibs_seq;
+    for (int i = 0; i < 30; ++i, b = std::exchange(a, b) + b) fibs_seq.push_back(std::to_string(a));
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), fibs_seq[i % 30]) << "client " << i;
+    // All still connected: each answers again.
+    for (int i = 0; i < 50; ++i) clients[i]->send("10\n");
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), "55") << "client " << i;
+    EXPECT_EQ(server->stop(), 0);
+}
+
+TEST_P(ConcurrentServer, AClientThatNeverReadsDoesNotStopOthers) {
+    auto server = start(GetParam(), {"--quiet"});
+    // A tiny receive window, then 10,000 pipelined requests (as many as the kernel takes), never read.
+    Fd hog(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int tiny = 2048;
+    ::setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(hog.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    set_nonblocking(hog.get());
+    std::string burst;
+    for (int i = 0; i < 10000; ++i) burst += "1\n";
+    std::size_t sent = 0;
+    for (int tries = 0; tries < 200 && sent < burst.size(); ++tries) {
+        ssize_t n = ::send(hog.get(), burst.data() + sent, burst.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) sent += static_cast<std::size_t>(n);
+        if (n <= 0) std::this_thread::sleep_for(1ms);  // bounded: the kernel may not take it all
+    }
+    EXPECT_GT(sent, 4096u);
+
+    Client other(server->port());
+    for (int i = 0; i < 20; ++i) {
+        other.send("20\n");
+        ASSERT_EQ(other.read_line(2s), "6765") << "request " << i;
+    }
+    EXPECT_EQ(server->stop(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, ConcurrentServer, testing::ValuesIn(concurrent_servers()), label_of);
+
+// Ordering, not timing: which of two replies comes first. fib(40) takes about a second.
+struct OrderCase {
+    std::string label;
+    std::string exe;
+    std::vector<std::string> args;
+    bool short_first;  // is fib(1) on another connection answered before fib(40)?
+};
+
+class Ordering : public testing::TestWithParam<OrderCase> {};
+
+TEST_P(Ordering, ShortRequestBesideASlowOne) {
+    const OrderCase& c = GetParam();
+    ServerProcess server(bin(c.exe), c.args);
+    Client slow(server.port()), quick(server.port());
+    slow.send("40\n");
+    std::this_thread::sleep_for(50ms);  // a pause so fib(40) is read first, not a wait for readiness
+    quick.send("1\n");
+    ASSERT_EQ(quick.read_line(30s), "1");
+    pollfd p{slow.fd(), POLLIN, 0};
+    bool slow_already_answered = ::poll(&p, 1, 0) == 1;
+    EXPECT_EQ(slow_already_answered, !c.short_first);
+    EXPECT_EQ(slow.read_line(30s), "102334155");
+    EXPECT_EQ(server.stop(), 0);
+}
+
+std::vector<OrderCase> order_cases() {
+    return {
+        {"loop_inline", "fib-loop", {"--quiet"}, false},
+        {"loop_workers", "fib-loop", {"--quiet", "--workers", "2"}, true},
+    };
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Ordering, testing::ValuesIn(order_cases()),
+                         [](const testing::TestParamInfo<OrderCase>& i) { return i.param.label; });
+
+// select cannot watch a descriptor at or above FD_SETSIZE: such a client is told and closed.
+TEST(LoopSelect, PastFdSetsizeClientsGetServerFull) {
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    const rlim_t need = FD_SETSIZE + 200;
+    if (lim.rlim_max < need) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << lim.rlim_max << " < " << need;
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &raised);
+
+    ServerProcess server(bin("fib-loop"), {"--backend", "select", "--quiet"});
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < FD_SETSIZE + 60; ++i) clients.push_back(std::make_unique<Client>(server.port()));
+    for (std::size_t i = clients.size() - 20; i < clients.size(); ++i) {
+        EXPECT_EQ(clients[i]->read_line(5s), "error: server full") << "client " << i;
+    }
+    clients[0]->send("10\n");
+    EXPECT_EQ(clients[0]->read_line(), "55");
+    clients.clear();
+    Client fresh(server.port());  // descriptors are free again
+    fresh.send("12\n");
+    EXPECT_EQ(fresh.read_line(), "144");
+    EXPECT_EQ(server.stop(), 0);
+    int said = 0;
+    for (const auto& line : server.lines()) said += line.find("FD_SETSIZE") != std::string::npos;
+    EXPECT_EQ(said, 1);  // said once, not once per client
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+}  // namespace
+}  // namespace fibs::test

@@ -1,0 +1,142 @@
+// The coroutine loop itself, over socketpairs: no network, no processes.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "loop.hpp"
+#include "net.hpp"
+#include "workers.hpp"
+
+namespace fibs::loop {
+namespace {
+
+struct Pair {
+    Fd a, b;
+    Pair() {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair");
+        a.reset(sv[0]);
+        b.reset(sv[1]);
+    }
+};
+
+class LoopBackend : public testing::TestWithParam<std::string> {
+protected:
+    Loop loop{make_poller(GetParam())};
+    std::vector<std::string> log;
+};
+
+Task reader(int fd, std::vector<std::string>& log) {
+    log.push_back("reader waits");
+    co_yield recv(fd);
+    char buf[16];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    log.push_back("reader got " + std::string(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0))));
+}
+
+Task writer(int fd, std::vector<std::string>& log) {
+    co_yield send(fd);
+    log.push_back("writer writes");
+    [[maybe_unused]] ssize_t n = ::write(fd, "hi", 2);
+}
+
+TEST_P(LoopBackend, ATaskWaitingToReadRunsWhenDataArrives) {
+    Pair p;
+    loop.spawn(reader(p.a.get(), log));
+    loop.spawn(writer(p.b.get(), log));
+    loop.run();  // returns when no task is left
+    EXPECT_EQ(log, (std::vector<std::string>{"reader waits", "writer writes", "reader got hi"}));
+}
+
+Task thrower(std::vector<std::string>& log) {
+    log.push_back("thrower runs");
+    co_yield future(12345);  // parked; woken below
+    throw std::runtime_error("boom");
+}
+
+Task counter(int rounds, std::vector<std::string>& log, Loop& loop) {
+    for (int i = 0; i < rounds; ++i) {
+        Pair p;
+        [[maybe_unused]] ssize_t n = ::write(p.b.get(), "x", 1);
+        co_yield recv(p.a.get());
+        log.push_back("round " + std::to_string(i));
+        if (i == 0) loop.wake(12345);
+    }
+}
+
+TEST_P(LoopBackend, AnExceptionEndsOnlyThatTask) {
+    loop.spawn(thrower(log));
+    loop.spawn(counter(3, log, loop));
+    testing::internal::CaptureStdout();
+    loop.run();
+    std::string out = testing::internal::GetCapturedStdout();
+    EXPECT_EQ(log, (std::vector<std::string>{"thrower runs", "round 0", "round 1", "round 2"}));
+    EXPECT_NE(out.find("task failed: boom"), std::string::npos) << out;
+}
+
+Task stopper(Loop& loop, std::vector<std::string>& log) {
+    log.push_back("stopping");
+    loop.stop();
+    co_return;
+}
+
+TEST_P(LoopBackend, StopEndsRunWithTasksStillWaiting) {
+    Pair p;
+    loop.spawn(reader(p.a.get(), log));  // never gets data
+    loop.spawn(stopper(loop, log));
+    loop.run();
+    EXPECT_EQ(log, (std::vector<std::string>{"reader waits", "stopping"}));
+}
+
+Task reads_and_reports(int fd, int id, std::vector<std::string>& log) {
+    co_yield recv(fd);
+    char c;
+    [[maybe_unused]] ssize_t n = ::read(fd, &c, 1);
+    log.push_back(std::to_string(id));
+}
+
+TEST_P(LoopBackend, ManyReadyAtOnceAllRun) {
+    std::vector<Pair> pairs(100);
+    for (int i = 0; i < 100; ++i) loop.spawn(reads_and_reports(pairs[i].a.get(), i, log));
+    for (auto& p : pairs) [[maybe_unused]] ssize_t n = ::write(p.b.get(), "x", 1);
+    loop.run();
+    EXPECT_EQ(log.size(), 100u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoopBackend, testing::Values("select", "poll", "epoll"));
+
+TEST(Poller, SelectRefusesDescriptorsPastFdSetsize) {
+    auto p = make_select_poller();
+    EXPECT_TRUE(p->can_watch(FD_SETSIZE - 1));
+    EXPECT_FALSE(p->can_watch(FD_SETSIZE));
+    EXPECT_TRUE(make_epoll_poller()->can_watch(FD_SETSIZE));
+    EXPECT_TRUE(make_poll_poller()->can_watch(FD_SETSIZE));
+    EXPECT_THROW(make_poller("kqueue"), std::invalid_argument);
+}
+
+TEST(Workers, ResultArrivesThroughTheEventfd) {
+    Workers pool(2);
+    std::uint64_t a = 0, b = 0;
+    pool.submit(7, 20, &a);
+    pool.submit(9, 10, &b);
+    std::vector<int> done;
+    for (int i = 0; i < 100 && done.size() < 2; ++i) {  // bounded: 100 x 100 ms
+        pollfd p{pool.notify_fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) == 1) {
+            for (int w : pool.done()) done.push_back(w);
+        }
+    }
+    std::sort(done.begin(), done.end());
+    EXPECT_EQ(done, (std::vector<int>{7, 9}));
+    EXPECT_EQ(a, 6765u);
+    EXPECT_EQ(b, 55u);
+}
+
+}  // namespace
+}  // namespace fibs::loop
