@@ -2,7 +2,6 @@
 // tasks: each stops at `co_yield recv(...)` / `co_yield send(...)`, saying why it waits and on
 // what, and the loop (loop.cpp) resumes it when select/poll/epoll says the socket is ready.
 // With --workers N, big fib requests run on a thread pool and the task waits on the result.
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,34 +76,17 @@ Task fib_handler(Fd client, const Options& opts, Workers* workers) {
     log_closed(opts);
 }
 
-// Tells a client the server cannot take it and closes it. Returns nothing: best effort.
-void refuse(Fd client) {
-    [[maybe_unused]] ssize_t s = ::send(client.get(), protocol::kServerFull.data(), protocol::kServerFull.size(), MSG_NOSIGNAL);
-}
-
 Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
-    Fd spare(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // given up to accept when out of fds
-    bool said_full = false, said_emfile = false;
+    Acceptor acceptor(sock.get(), /*nonblocking=*/true);
     for (;;) {
         co_yield recv(sock.get());
         for (;;) {  // drain the backlog: many clients may have arrived
             std::string addr;
-            Fd client = accept_client(sock.get(), &addr, true);
-            if (!client) {
-                if ((errno == EMFILE || errno == ENFILE) && spare) {
-                    if (!std::exchange(said_emfile, true)) log_always("out of file descriptors: refusing clients");
-                    spare.reset();  // make room for one, tell it, close it: no busy loop
-                    refuse(accept_client(sock.get(), nullptr, true));
-                    spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-                    continue;
-                }
-                break;  // EAGAIN: the backlog is empty (or an error on one client: skip it)
-            }
+            Fd client = acceptor.accept(&addr);
+            if (!client && errno == EMFILE) continue;  // that one was refused; there may be more
+            if (!client) break;                        // EAGAIN: the backlog is empty
             if (!loop.can_watch(client.get())) {
-                if (!std::exchange(said_full, true)) {
-                    log_always(std::string(loop.backend()) + " cannot watch descriptors past FD_SETSIZE: refusing clients");
-                }
-                refuse(std::move(client));
+                acceptor.refuse(std::move(client), std::string(loop.backend()) + " cannot watch descriptors past FD_SETSIZE");
                 continue;
             }
             log_connection(opts, addr);

@@ -9,6 +9,7 @@ std::vector<ServerKind> all_servers() {
         {"loop_poll", "fib-loop", {"--backend", "poll"}},
         {"loop_select", "fib-loop", {"--backend", "select"}},
         {"loop_workers", "fib-loop", {"--workers", "2", "--offload-min", "5"}},
+        {"threads", "fib-threads", {}},
     };
 }
 

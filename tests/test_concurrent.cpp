@@ -5,12 +5,21 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <fstream>
 #include <thread>
 
 #include "servers.hpp"
 
 namespace fibs::test {
 namespace {
+
+int read_threads(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+    }
+    return -1;
+}
 
 class ConcurrentServer : public testing::TestWithParam<ServerKind> {};
 
@@ -90,6 +99,7 @@ std::vector<OrderCase> order_cases() {
     return {
         {"loop_inline", "fib-loop", {"--quiet"}, false},
         {"loop_workers", "fib-loop", {"--quiet", "--workers", "2"}, true},
+        {"threads", "fib-threads", {"--quiet"}, true},
     };
 }
 
@@ -123,6 +133,44 @@ TEST(LoopSelect, PastFdSetsizeClientsGetServerFull) {
     for (const auto& line : server.lines()) said += line.find("FD_SETSIZE") != std::string::npos;
     EXPECT_EQ(said, 1);  // said once, not once per client
     ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+// --max-clients: past it a client is told and closed; when one leaves, a new one is served.
+TEST(Threads, MaxClientsRefusesTheFifthUntilOneLeaves) {
+    ServerProcess server(bin("fib-threads"), {"--max-clients", "4", "--quiet"});
+    std::vector<std::unique_ptr<Client>> four;
+    for (int i = 0; i < 4; ++i) {
+        four.push_back(std::make_unique<Client>(server.port()));
+        four.back()->send("10\n");
+        ASSERT_EQ(four.back()->read_line(), "55");  // each is being served before the next comes
+    }
+    Client fifth(server.port());
+    EXPECT_EQ(fifth.read_to_end(), "error: server full\n");
+    four.pop_back();  // one leaves
+    bool served = false;
+    for (int attempt = 0; attempt < 50 && !served; ++attempt) {  // its thread may take a moment to finish
+        Client next(server.port());
+        next.send("12\n");
+        auto line = next.read_line();
+        served = line == "144";
+        if (!served) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(served);
+    EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(Threads, SigtermWithManyClientsJoinsEveryThread) {
+    ServerProcess server(bin("fib-threads"), {"--quiet"});
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 20; ++i) {
+        clients.push_back(std::make_unique<Client>(server.port()));
+        clients.back()->send("5\n");
+        ASSERT_EQ(clients.back()->read_line(), "5");
+    }
+    auto threads_now = read_threads(server.pid());
+    EXPECT_GE(threads_now, 21);  // the accept loop and one per client
+    EXPECT_EQ(server.stop(), 0);
+    for (auto& c : clients) EXPECT_EQ(c->read_to_end(), "");  // each connection was closed
 }
 
 }  // namespace

@@ -1,0 +1,92 @@
+// Bonus step: one thread per connection. The accept loop is Step 1's; each client gets its own
+// thread running the same fib_handler, and the kernel's scheduler interleaves them (on every
+// core: unlike the article's Python threads, C++ threads run fib in parallel).
+#include <pthread.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cerrno>
+#include <list>
+#include <thread>
+
+#include "handler.hpp"
+#include "server.hpp"
+#include "stop.hpp"
+
+namespace {
+
+struct Options : fibs::ServerOptions {
+    int max_clients = 1024;
+    std::size_t stack_kib = 256;
+};
+
+// A client's thread, owned by the accept loop and joined by it: none is left behind.
+struct ClientThread {
+    std::atomic<bool> finished{false};
+    std::thread thread;
+};
+
+// Joins the threads whose client has left; returns how many are still serving.
+std::size_t reap(std::list<ClientThread>& clients) {
+    for (auto it = clients.begin(); it != clients.end();) {
+        if (it->finished.load()) {
+            it->thread.join();
+            it = clients.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return clients.size();
+}
+
+void fib_server(const fibs::Fd& sock, const Options& opts) {
+    std::list<ClientThread> clients;
+    fibs::Acceptor acceptor(sock.get(), /*nonblocking=*/false);
+    while (fibs::wait_readable(sock.get())) {
+        std::string addr;
+        fibs::Fd client = acceptor.accept(&addr);
+        if (!client) continue;
+        if (reap(clients) >= static_cast<std::size_t>(opts.max_clients)) {
+            acceptor.refuse(std::move(client), "--max-clients reached");
+            continue;
+        }
+        fibs::log_connection(opts, addr);
+        ClientThread& slot = clients.emplace_back();
+        slot.thread = std::thread([&slot, &opts, c = std::move(client)]() mutable {
+            fibs::fib_handler(std::move(c), opts);  // returns when the client leaves or on stop
+            slot.finished = true;
+        });
+    }
+    for (auto& c : clients) c.thread.join();  // each handler sees the stop and returns
+}
+
+// std::thread takes the process-wide default attributes: a modest stack lets thousands of
+// clients fit in memory (the default is 8 MiB of address space each).
+void set_thread_stack(std::size_t kib) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, kib * 1024);
+    pthread_setattr_default_np(&attr);
+    pthread_attr_destroy(&attr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options opts;
+    CLI::App app{"Bonus step: one thread per connection"};
+    fibs::add_server_options(app, opts);
+    app.add_option("--max-clients", opts.max_clients, "Clients served at once; past it a client gets 'error: server full'")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    app.add_option("--stack-size", opts.stack_kib, "Stack of each client thread, KiB")
+        ->check(CLI::Range(64, 65536))
+        ->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    set_thread_stack(opts.stack_kib);
+    fibs::Fd sock = fibs::start_server(opts);
+    fib_server(sock, opts);
+    fibs::log_always("Shutting down");
+    return 0;
+}
