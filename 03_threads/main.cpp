@@ -15,9 +15,15 @@
 
 namespace {
 
+#if defined(__SANITIZE_THREAD__)
+constexpr std::size_t kDefaultStackKib = 1024;  // ThreadSanitizer refuses smaller stacks
+#else
+constexpr std::size_t kDefaultStackKib = 256;
+#endif
+
 struct Options : fibs::ServerOptions {
     int max_clients = 1024;
-    std::size_t stack_kib = 256;
+    std::size_t stack_kib = kDefaultStackKib;
 };
 
 // A client's thread, owned by the accept loop and joined by it: none is left behind.
@@ -50,12 +56,18 @@ void fib_server(const fibs::Fd& sock, const Options& opts) {
             acceptor.refuse(std::move(client), "--max-clients reached");
             continue;
         }
-        fibs::log_connection(opts, addr);
         ClientThread& slot = clients.emplace_back();
-        slot.thread = std::thread([&slot, &opts, c = std::move(client)]() mutable {
-            fibs::fib_handler(std::move(c), opts);  // returns when the client leaves or on stop
-            slot.finished = true;
-        });
+        try {
+            slot.thread = std::thread([&slot, &opts, c = std::move(client)]() mutable {
+                fibs::fib_handler(std::move(c), opts);  // returns when the client leaves or on stop
+                slot.finished = true;
+            });
+        } catch (const std::system_error& e) {  // out of threads or memory: this client only
+            clients.pop_back();
+            acceptor.refuse(std::move(client), std::string("cannot start a thread: ") + e.what());
+            continue;
+        }
+        fibs::log_connection(opts, addr);
     }
     for (auto& c : clients) c.thread.join();  // each handler sees the stop and returns
 }

@@ -1,67 +1,40 @@
 #include "stop.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <unistd.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 
 #include <cerrno>
-#include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace fibs {
 
 namespace {
 
-struct StopPipe {
-    int read_end = -1;
-    int write_end = -1;
-    StopPipe() {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-            std::perror("pipe2");
-            std::abort();
-        }
-        read_end = fds[0];
-        write_end = fds[1];
+// No signal handler runs at all: the signals stay pending and the signalfd reports them. That
+// avoids async-signal-safety questions and works the same in select, poll, epoll and threads.
+int open_stop_fd() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) std::abort();
+    int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0) {
+        std::perror("signalfd");
+        std::abort();
     }
-};
-
-// Created on first use, before any handler can run (install_stop_handlers touches it first).
-StopPipe& stop_pipe() {
-    static StopPipe p;
-    return p;
-}
-
-void on_signal(int) {
-    int saved = errno;
-    request_stop();
-    errno = saved;
+    return fd;
 }
 
 }  // namespace
 
-void install_stop_handlers() {
-    stop_pipe();
-    struct sigaction sa{};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;  // wake-ups come from the pipe, not from EINTR
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-}
+void install_stop_handlers() { stop_fd(); }
 
-int stop_fd() { return stop_pipe().read_end; }
-
-void request_stop() {
-    char byte = 1;
-    // Async-signal-safe. A full pipe (EAGAIN) already means "stop".
-    [[maybe_unused]] ssize_t n = ::write(stop_pipe().write_end, &byte, 1);
-}
-
-bool stop_requested() {
-    pollfd p{stop_fd(), POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
+int stop_fd() {
+    static const int fd = open_stop_fd();
+    return fd;
 }
 
 bool wait_readable(int fd) {
