@@ -14,7 +14,7 @@ void fib_server(const fibs::Fd& sock, const fibs::ServerOptions& opts) {
         fibs::Fd client = fibs::accept_client(sock.get(), &addr);
         if (!client) continue;  // the client left before we got to it
         fibs::log_connection(opts, addr);
-        fibs::fib_handler(std::move(client), opts);  // nobody else is served meanwhile
+        fibs::fib_handler(client.get(), opts, fibs::StopBy::polling);  // nobody else is served meanwhile
     }
 }
 

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <cerrno>
+#include <span>
 
 #include "fib.hpp"
 #include "loop.hpp"
@@ -23,17 +25,18 @@ struct Options : ServerOptions {
     unsigned offload_min = 25;
 };
 
-Task fib_handler(Fd client, const Options& opts, Workers* workers) {
+// `scratch` is shared by every handler: what recv() puts there is copied into the framer before
+// the next co_yield, so an idle connection's frame needs no read buffer of its own.
+Task fib_handler(Fd client, const Options& opts, Workers* workers, std::span<char> scratch) {
     protocol::LineFramer framer;
     std::string out;
-    char buf[4096];
     bool open = true;
     while (open) {
         co_yield recv(client.get());
-        ssize_t n = ::recv(client.get(), buf, sizeof buf, 0);
+        ssize_t n = ::recv(client.get(), scratch.data(), scratch.size(), 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         if (n < 0) break;  // reset: nobody to answer
-        framer.feed({buf, static_cast<std::size_t>(n)});
+        framer.feed({scratch.data(), static_cast<std::size_t>(n)});
         if (n == 0) {  // the client is done sending; answer its last line, then close
             framer.end_input();
             open = false;
@@ -78,6 +81,7 @@ Task fib_handler(Fd client, const Options& opts, Workers* workers) {
 
 Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
     Acceptor acceptor(sock.get(), /*nonblocking=*/true);
+    std::array<char, 4096> scratch;  // handlers use it only while they run, when this task is alive
     for (;;) {
         co_yield recv(sock.get());
         for (;;) {  // drain the backlog: many clients may have arrived
@@ -90,7 +94,7 @@ Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
                 continue;
             }
             log_connection(opts, addr);
-            loop.spawn(fib_handler(std::move(client), opts, workers));
+            loop.spawn(fib_handler(std::move(client), opts, workers, scratch));
         }
     }
 }

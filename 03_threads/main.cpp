@@ -2,6 +2,7 @@
 // thread running the same fib_handler, and the kernel's scheduler interleaves them (on every
 // core: unlike the article's Python threads, C++ threads run fib in parallel).
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -26,8 +27,10 @@ struct Options : fibs::ServerOptions {
     std::size_t stack_kib = kDefaultStackKib;
 };
 
-// A client's thread, owned by the accept loop and joined by it: none is left behind.
+// A client's thread and socket, owned by the accept loop: the socket stays open until the thread
+// is joined, so shutting it down to wake the thread is always safe. None is left behind.
 struct ClientThread {
+    fibs::Fd socket;
     std::atomic<bool> finished{false};
     std::thread thread;
 };
@@ -57,19 +60,22 @@ void fib_server(const fibs::Fd& sock, const Options& opts) {
             continue;
         }
         ClientThread& slot = clients.emplace_back();
+        slot.socket = std::move(client);
         try {
-            slot.thread = std::thread([&slot, &opts, c = std::move(client)]() mutable {
-                fibs::fib_handler(std::move(c), opts);  // returns when the client leaves or on stop
+            slot.thread = std::thread([&slot, &opts] {
+                fibs::fib_handler(slot.socket.get(), opts, fibs::StopBy::shutdown);
                 slot.finished = true;
             });
         } catch (const std::system_error& e) {  // out of threads or memory: this client only
+            acceptor.refuse(std::move(slot.socket), std::string("cannot start a thread: ") + e.what());
             clients.pop_back();
-            acceptor.refuse(std::move(client), std::string("cannot start a thread: ") + e.what());
             continue;
         }
         fibs::log_connection(opts, addr);
     }
-    for (auto& c : clients) c.thread.join();  // each handler sees the stop and returns
+    // Stopping: wake every handler blocked in recv() (it reads end of input), then join it.
+    for (auto& c : clients) ::shutdown(c.socket.get(), SHUT_RDWR);
+    for (auto& c : clients) c.thread.join();
 }
 
 // std::thread takes the process-wide default attributes: a modest stack lets thousands of

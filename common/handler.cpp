@@ -6,13 +6,13 @@
 
 namespace fibs {
 
-void fib_handler(Fd client, const ServerOptions& opts) {
+void fib_handler(int client, const ServerOptions& opts, StopBy stop_by) {
     protocol::LineFramer framer;
     std::string out;
     char buf[4096];
     for (;;) {
-        if (!wait_readable(client.get())) break;  // the server is stopping
-        ssize_t n = ::recv(client.get(), buf, sizeof buf, 0);
+        if (stop_by == StopBy::polling && !wait_readable(client)) break;  // the server is stopping
+        ssize_t n = ::recv(client, buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;  // reset by the client: nobody to answer
         bool eof = n == 0;
@@ -20,11 +20,11 @@ void fib_handler(Fd client, const ServerOptions& opts) {
         if (eof) framer.end_input();
         while (auto line = framer.next_line()) protocol::append_reply(out, *line, opts.max_n);
         if (framer.too_long()) out += protocol::kLineTooLong;
-        if (!send_all(client.get(), out)) break;
+        if (!send_all(client, out)) break;
         out.clear();
         if (eof || framer.too_long()) break;
     }
-    ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
+    ::shutdown(client, SHUT_WR);  // replies already sent go out before the close
     log_closed(opts);
 }
 
