@@ -100,7 +100,7 @@ void write_plot_data(const std::string& path, const std::vector<Measured>& all, 
                      const std::function<std::pair<double, double>(const Measured&)>& xy) {
     std::ofstream out(path);
     for (const auto& label : servers) {
-        out << "\"" << label << "\"\n";
+        out << "# " << label << "\n";
         for (const auto& m : all) {
             if (m.setting.scenario != scenario || m.server.label != label) continue;
             auto [x, y] = xy(m);
@@ -274,7 +274,7 @@ int run_compare(const CompareConfig& cfg) {
 
         std::ofstream hol(dir + "/hol.dat");
         for (const auto* m : pick("hol")) {
-            hol << "\"" << m->server.label << "\" " << static_cast<double>(m->result.main.latency.percentile(99)) / 1e3
+            hol << "\"" << m->server.label << " (" << served(m->result.main) << ")\" " << static_cast<double>(m->result.main.latency.percentile(99)) / 1e3
                 << "\n";
         }
         hol.close();

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -109,6 +110,8 @@ public:
     }
 
     void run() {
+        // Timers may fire up to 50 µs late by default (timer slack); open-loop sends need better.
+        ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
         connect_all();
         tl_.connected.count_down();
         tl_.go.wait();
@@ -386,7 +389,7 @@ void Worker::loop() {
         if (now >= next_check) {
             check_timeouts(now);
             next_check = now + 100'000'000;
-            if (cfg_.progress && now - last_publish_ > 900'000'000) {
+            if (cfg_.progress != LoadConfig::Progress::none && now - last_publish_ > 900'000'000) {
                 publish();
                 last_publish_ = now;
             }
@@ -405,7 +408,8 @@ std::string expected_reply(unsigned n) {
 // "  3.0 s   120,345 replies/s   p99 45 us   0 errors", rewritten in place on a terminal.
 class Progress {
 public:
-    Progress(std::vector<std::unique_ptr<Worker>>& workers, const Timeline& tl) : workers_(workers), tl_(tl) {}
+    Progress(std::vector<std::unique_ptr<Worker>>& workers, const Timeline& tl, bool live)
+        : workers_(workers), tl_(tl), start_(live ? "\r" : ""), end_(live ? "" : "\n") {}
 
     void print(std::int64_t now) {
         Histogram merged;
@@ -417,21 +421,26 @@ public:
         }
         std::uint64_t replies = tl_.measured.load(std::memory_order_relaxed);
         double elapsed = static_cast<double>(now - tl_.window_start.load()) / 1e9;
-        double rate = last_time_ ? static_cast<double>(replies - last_replies_) * 1e9 / static_cast<double>(now - last_time_) : 0;
+        if (last_time_ == 0) last_time_ = tl_.window_start.load();  // the first line counts from the window start
+        double rate = now > last_time_ ? static_cast<double>(replies - last_replies_) * 1e9 / static_cast<double>(now - last_time_) : 0;
         if (elapsed < 0) {
-            std::fprintf(stderr, "\r  warming up ...%40s", "");
+            std::fprintf(stderr, "%s  warming up ...%s", start_, end_);
         } else {
-            std::fprintf(stderr, "\r  %5.1f s  %10.0f replies/s  p99 %8.1f us  %llu errors   ", elapsed, rate,
-                         static_cast<double>(merged.percentile(99)) / 1e3, static_cast<unsigned long long>(errors));
+            std::fprintf(stderr, "%s  %5.1f s  %10.0f replies/s  p99 %8.1f us  %llu errors   %s", start_, elapsed, rate,
+                         static_cast<double>(merged.percentile(99)) / 1e3, static_cast<unsigned long long>(errors), end_);
         }
         last_replies_ = replies;
         last_time_ = now;
     }
-    void done() { std::fprintf(stderr, "\r%70s\r", ""); }
+    void done() {
+        if (*start_ != '\0') std::fprintf(stderr, "\r%70s\r", "");
+    }
 
 private:
     std::vector<std::unique_ptr<Worker>>& workers_;
     const Timeline& tl_;
+    const char* start_;
+    const char* end_;
     std::uint64_t last_replies_ = 0;
     std::int64_t last_time_ = 0;
 };
@@ -478,7 +487,8 @@ LoadResult run_load(const LoadConfig& cfg) {
     tl.window_end = cfg.requests > 0 ? kForever : start + ns(cfg.warmup_s + cfg.duration_s);
     tl.go.count_down();
 
-    Progress progress(workers, tl);
+    const bool show = cfg.progress != LoadConfig::Progress::none;
+    Progress progress(workers, tl, cfg.progress == LoadConfig::Progress::live);
     auto sleep_until = [](std::int64_t t) {
         std::int64_t d = t - now_ns();
         if (d > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(d));
@@ -486,7 +496,7 @@ LoadResult run_load(const LoadConfig& cfg) {
     auto measure_server = [&]() { return cfg.server_pid > 0 ? read_proc_stats(cfg.server_pid) : std::nullopt; };
 
     // Warm-up, then the measured window: CPU snapshots at both ends.
-    for (std::int64_t t = start + 1'000'000'000; cfg.progress && t < tl.window_start; t += 1'000'000'000) {
+    for (std::int64_t t = start + 1'000'000'000; show && t < tl.window_start; t += 1'000'000'000) {
         sleep_until(t);
         progress.print(now_ns());
     }
@@ -498,9 +508,9 @@ LoadResult run_load(const LoadConfig& cfg) {
         std::int64_t now = now_ns();
         std::int64_t end = tl.window_end.load();
         if (now >= end) break;
-        std::int64_t step = std::min({end, now + 50'000'000, cfg.progress ? next_print : kForever});
+        std::int64_t step = std::min({end, now + 50'000'000, show ? next_print : kForever});
         sleep_until(step);
-        if (cfg.progress && now_ns() >= next_print) {
+        if (show && now_ns() >= next_print) {
             progress.print(now_ns());
             next_print += 1'000'000'000;
         }
@@ -510,7 +520,7 @@ LoadResult run_load(const LoadConfig& cfg) {
     auto server1 = measure_server();
     tl.stop = true;
     for (auto& t : running) t.join();
-    if (cfg.progress) progress.done();
+    if (show) progress.done();
 
     r.window_s = static_cast<double>(end - tl.window_start.load()) / 1e9;
     for (auto& w : workers) {

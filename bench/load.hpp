@@ -26,7 +26,8 @@ struct LoadConfig {
     double timeout_s = 10;      // per reply, and per connect
     int threads = 1;
     pid_t server_pid = 0;       // > 0: read its CPU time and memory from /proc
-    bool progress = false;      // a live line on stderr once a second
+    enum class Progress { none, plain, live };
+    Progress progress = Progress::none;  // once a second on stderr: a rewritten line, or plain lines
 };
 
 // Latency and counts for one class of client (the measured ones, or the hogs).

@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
         cfg.duration_s = parse_seconds(duration);
         cfg.warmup_s = parse_seconds(warmup);
         cfg.timeout_s = parse_seconds(timeout);
-        cfg.progress = ::isatty(STDERR_FILENO) != 0;
+        cfg.progress = ::isatty(STDERR_FILENO) != 0 ? fibs::bench::LoadConfig::Progress::live
+                                                    : fibs::bench::LoadConfig::Progress::plain;
         auto result = fibs::bench::run_load(cfg);
         fibs::bench::print_report(stdout, result);
         std::vector<fibs::bench::Row> rows{{{}, fibs::bench::figures_of(result)}};
