@@ -18,8 +18,8 @@ namespace fibs::protocol {
 // kLineTooLong and closed: a client cannot make the server buffer without bound.
 inline constexpr std::size_t kMaxLine = 128;
 
-// fib(40) takes about a second with the naive recursion and every step past it ~1.6 times longer;
-// past about 45 a single request takes minutes.
+// Every step up costs the naive recursion ~1.6 times more. Measured on the 2-core reference machine
+// (g++ -O3): fib(40) 0.11 s, fib(45) 1.1 s, fib(50) 12 s; past about 55 a request takes minutes.
 inline constexpr unsigned kDefaultMaxN = 40;
 
 inline constexpr std::string_view kLineTooLong = "error: line too long\n";

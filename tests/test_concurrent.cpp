@@ -70,28 +70,31 @@ TEST_P(ConcurrentServer, AClientThatNeverReadsDoesNotStopOthers) {
 
 INSTANTIATE_TEST_SUITE_P(All, ConcurrentServer, testing::ValuesIn(concurrent_servers()), label_of);
 
-// Ordering, not timing: which of two replies comes first. fib(40) takes about a second.
+// Ordering, not timing: which of two replies comes first. fib(45) takes about a second, far longer
+// than the pause between the two requests.
 struct OrderCase {
     std::string label;
     std::string exe;
     std::vector<std::string> args;
-    bool short_first;  // is fib(1) on another connection answered before fib(40)?
+    bool short_first;  // is fib(1) on another connection answered before fib(45)?
 };
 
 class Ordering : public testing::TestWithParam<OrderCase> {};
 
 TEST_P(Ordering, ShortRequestBesideASlowOne) {
     const OrderCase& c = GetParam();
-    ServerProcess server(bin(c.exe), c.args);
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"--max-n", "45"});
+    ServerProcess server(bin(c.exe), args);
     Client slow(server.port()), quick(server.port());
-    slow.send("40\n");
-    std::this_thread::sleep_for(50ms);  // a pause so fib(40) is read first, not a wait for readiness
+    slow.send("45\n");
+    std::this_thread::sleep_for(50ms);  // a pause so fib(45) is read first, not a wait for readiness
     quick.send("1\n");
     ASSERT_EQ(quick.read_line(30s), "1");
     pollfd p{slow.fd(), POLLIN, 0};
     bool slow_already_answered = ::poll(&p, 1, 0) == 1;
     EXPECT_EQ(slow_already_answered, !c.short_first);
-    EXPECT_EQ(slow.read_line(30s), "102334155");
+    EXPECT_EQ(slow.read_line(60s), "1134903170");
     EXPECT_EQ(server.stop(), 0);
 }
 
