@@ -1,5 +1,6 @@
 // Step 1: a blocking fib server. It accepts one client, serves it until it leaves, then accepts
-// the next. A second client waits in the listen backlog the whole time (Step 2).
+// the next. A second client waits in the listen backlog the whole time (Step 2). (It takes
+// --max-clients like the others but, serving one client at a time, never reaches it.)
 #include <CLI/CLI.hpp>
 
 #include "handler.hpp"

@@ -27,7 +27,11 @@ struct Options : ServerOptions {
 
 // `scratch` is shared by every handler: what recv() puts there is copied into the framer before
 // the next co_yield, so an idle connection's frame needs no read buffer of its own.
-Task fib_handler(Fd client, const Options& opts, Workers* workers, std::span<char> scratch) {
+Task fib_handler(Fd client, const Options& opts, Workers* workers, std::span<char> scratch, int& clients) {
+    struct Leave {  // in the frame: counts this client out however the task ends (even by an exception)
+        int& n;
+        ~Leave() { --n; }
+    } leave{clients};
     protocol::LineFramer framer;
     std::string out;
     bool open = true;
@@ -82,6 +86,7 @@ Task fib_handler(Fd client, const Options& opts, Workers* workers, std::span<cha
 Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
     Acceptor acceptor(sock.get(), /*nonblocking=*/true);
     std::array<char, 4096> scratch;  // handlers use it only while they run, when this task is alive
+    int clients = 0;                 // handlers alive
     for (;;) {
         co_yield recv(sock.get());
         for (;;) {  // drain the backlog: many clients may have arrived
@@ -89,12 +94,17 @@ Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
             Fd client = acceptor.accept(&addr);
             if (!client && errno == EMFILE) continue;  // that one was refused; there may be more
             if (!client) break;                        // EAGAIN: the backlog is empty
+            if (clients >= opts.max_clients) {
+                acceptor.refuse(std::move(client), "--max-clients reached");
+                continue;
+            }
             if (!loop.can_watch(client.get())) {
                 acceptor.refuse(std::move(client), std::string(loop.backend()) + " cannot watch descriptors past FD_SETSIZE");
                 continue;
             }
             log_connection(opts, addr);
-            loop.spawn(fib_handler(std::move(client), opts, workers, scratch));
+            ++clients;  // now, not when the task first runs: several may be accepted in one batch
+            loop.spawn(fib_handler(std::move(client), opts, workers, scratch, clients));
         }
     }
 }

@@ -23,7 +23,6 @@ constexpr std::size_t kDefaultStackKib = 256;
 #endif
 
 struct Options : fibs::ServerOptions {
-    int max_clients = 1024;
     std::size_t stack_kib = kDefaultStackKib;
 };
 
@@ -52,10 +51,11 @@ void fib_server(const fibs::Fd& sock, const Options& opts) {
     std::list<ClientThread> clients;
     fibs::Acceptor acceptor(sock.get(), /*nonblocking=*/false);
     while (fibs::wait_readable(sock.get())) {
+        std::size_t serving = reap(clients);  // first: it frees the sockets of clients that left
         std::string addr;
         fibs::Fd client = acceptor.accept(&addr);
         if (!client) continue;
-        if (reap(clients) >= static_cast<std::size_t>(opts.max_clients)) {
+        if (serving >= static_cast<std::size_t>(opts.max_clients)) {
             acceptor.refuse(std::move(client), "--max-clients reached");
             continue;
         }
@@ -94,9 +94,6 @@ int main(int argc, char** argv) {
     Options opts;
     CLI::App app{"Bonus step: one thread per connection"};
     fibs::add_server_options(app, opts);
-    app.add_option("--max-clients", opts.max_clients, "Clients served at once; past it a client gets 'error: server full'")
-        ->check(CLI::Range(1, 1000000))
-        ->capture_default_str();
     app.add_option("--stack-size", opts.stack_kib, "Stack of each client thread, KiB")
         ->check(CLI::Range(64, 65536))
         ->capture_default_str();

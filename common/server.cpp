@@ -24,6 +24,10 @@ void add_server_options(CLI::App& app, ServerOptions& opts) {
                    "10 s, and past about 55 one request takes minutes. 40 keeps one request short")
         ->check(CLI::Range(0u, kMaxFibN))
         ->capture_default_str();
+    app.add_option("--max-clients", opts.max_clients,
+                   "Clients served at once; past it a new client gets 'error: server full' and is closed")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
 }
 
 Fd start_server(const ServerOptions& opts) {

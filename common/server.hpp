@@ -15,9 +15,10 @@ struct ServerOptions {
     std::uint16_t port = 25000;
     bool quiet = false;
     unsigned max_n = protocol::kDefaultMaxN;
+    int max_clients = 1024;  // served at once; past it: kServerFull and close
 };
 
-// --host, --port, --quiet, --max-n: the same on every server.
+// --host, --port, --quiet, --max-n, --max-clients: the same on every server.
 void add_server_options(CLI::App& app, ServerOptions& opts);
 
 // Line-buffered stdout, SIGPIPE ignored, stop handlers, listening socket. Prints

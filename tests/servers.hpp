@@ -33,4 +33,19 @@ inline std::unique_ptr<ServerProcess> start(const ServerKind& kind, std::vector<
 
 inline std::string label_of(const testing::TestParamInfo<ServerKind>& info) { return info.param.label; }
 
+// One server per test, of each kind in all_servers(). After every test a fresh client must still be
+// served, and SIGTERM must end the server with exit code 0, whatever the test's client did.
+class EveryServer : public testing::TestWithParam<ServerKind> {
+protected:
+    void SetUp() override { server = start(GetParam()); }
+    void TearDown() override {
+        if (!server) return;  // the test stopped it itself
+        Client fresh(server->port());
+        fresh.send("20\n");
+        EXPECT_EQ(fresh.read_line(), "6765") << "a fresh client is no longer served";
+        EXPECT_EQ(server->stop(), 0);
+    }
+    std::unique_ptr<ServerProcess> server;
+};
+
 }  // namespace fibs::test

@@ -138,30 +138,6 @@ TEST(LoopSelect, PastFdSetsizeClientsGetServerFull) {
     ::setrlimit(RLIMIT_NOFILE, &lim);
 }
 
-// --max-clients: past it a client is told and closed; when one leaves, a new one is served.
-TEST(Threads, MaxClientsRefusesTheFifthUntilOneLeaves) {
-    ServerProcess server(bin("fib-threads"), {"--max-clients", "4", "--quiet"});
-    std::vector<std::unique_ptr<Client>> four;
-    for (int i = 0; i < 4; ++i) {
-        four.push_back(std::make_unique<Client>(server.port()));
-        four.back()->send("10\n");
-        ASSERT_EQ(four.back()->read_line(), "55");  // each is being served before the next comes
-    }
-    Client fifth(server.port());
-    EXPECT_EQ(fifth.read_to_end(), "error: server full\n");
-    four.pop_back();  // one leaves
-    bool served = false;
-    for (int attempt = 0; attempt < 50 && !served; ++attempt) {  // its thread may take a moment to finish
-        Client next(server.port());
-        next.send("12\n");
-        auto line = next.read_line();
-        served = line == "144";
-        if (!served) std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_TRUE(served);
-    EXPECT_EQ(server.stop(), 0);
-}
-
 TEST(Threads, SigtermWithManyClientsJoinsEveryThread) {
     ServerProcess server(bin("fib-threads"), {"--quiet"});
     std::vector<std::unique_ptr<Client>> clients;

@@ -1,0 +1,221 @@
+// Hostile clients, every server: no input may crash a server, hang it, grow it without bound, or
+// lose or reorder another client's answers. EveryServer's TearDown checks after each case that a
+// fresh client is still served and that SIGTERM still ends the server with exit code 0.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+#include <thread>
+
+#include "servers.hpp"
+
+namespace fibs::test {
+namespace {
+
+std::uint64_t status_kib(pid_t pid, const std::string& field) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind(field, 0) == 0) return std::stoull(line.substr(field.size()));
+    }
+    return 0;
+}
+
+std::string expected_fib(unsigned n) {
+    std::uint64_t a = 0, b = 1;
+    for (unsigned i = 0; i < n; ++i) b = std::exchange(a, b) + b;
+    return std::to_string(a);
+}
+
+TEST_P(EveryServer, EveryKindOfBadRequestGetsOneErrorLine) {
+    Client c(server->port());
+    const std::pair<std::string, std::string> cases[] = {
+        {"\n", "error: empty request"},
+        {"   \t \n", "error: empty request"},
+        {"\r\n", "error: empty request"},
+        {"abc\n", "error: not a number: \"abc\""},
+        {"12abc\n", "error: not a number: \"12abc\""},
+        {"-1\n", "error: not a number: \"-1\""},
+        {"+1\n", "error: not a number: \"+1\""},
+        {"1e3\n", "error: not a number: \"1e3\""},
+        {"0x1f\n", "error: not a number: \"0x1f\""},
+        {"1 2\n", "error: not a number: \"1 2\""},
+        {"1234567890123456789012345\n", "error: n out of range 0..40: \"1234567890123456789012345\""},
+        {"41\n", "error: n out of range 0..40: \"41\""},
+        {std::string("1\0" "2\n", 4), "error: not a number: \"1\\x002\""},
+        {std::string("\0\n", 2), "error: not a number: \"\\x00\""},
+        {"\x01\x7f\xff\n", "error: not a number: \"\\x01\\x7f\\xff\""},
+        {"\xc3\x28\n", "error: not a number: \"\\xc3(\""},            // invalid UTF-8
+        {"\xd9\xa1\n", "error: not a number: \"\\xd9\\xa1\""},         // ARABIC-INDIC DIGIT ONE
+        {"\x1b[31m1\n", "error: not a number: \"\\x1b[31m1\""},        // a terminal escape
+    };
+    for (const auto& [req, rep] : cases) {
+        c.send(req);
+        EXPECT_EQ(c.read_line(), rep) << "request " << testing::PrintToString(req);
+    }
+    c.send("12\n");
+    EXPECT_EQ(c.read_line(), "144");  // the connection goes on
+}
+
+TEST_P(EveryServer, AMegabyteLineWithoutNewlineIsRefusedWithoutBuffering) {
+    auto before = status_kib(server->pid(), "VmHWM:");
+    Client c(server->port());
+    std::thread writer([fd = c.fd()] {
+        std::string chunk(64 * 1024, '7');
+        for (int i = 0; i < 16; ++i) {  // 1 MiB; the server closes early, so sends may fail
+            if (!send_all(fd, chunk)) break;
+        }
+    });
+    EXPECT_EQ(c.read_line(10s), "error: line too long");
+    writer.join();
+    EXPECT_TRUE(c.read_to_end(5s).has_value()) << "the server kept the connection open";
+    auto after = status_kib(server->pid(), "VmHWM:");
+    EXPECT_LT(after, before + 512) << "peak RSS grew from " << before << " to " << after << " KiB";
+}
+
+TEST_P(EveryServer, TenThousandRequestsInOneWriteAnsweredInOrder) {
+    Client c(server->port());
+    std::string burst;
+    for (int i = 0; i < 10000; ++i) burst += std::to_string(i % 25) + "\n";
+    std::thread writer([&c, &burst] { c.send(burst); });  // the replies are read meanwhile
+    int in_order = 0;
+    for (int i = 0; i < 10000; ++i) {
+        auto line = c.read_line(10s);
+        if (line != expected_fib(static_cast<unsigned>(i % 25))) {
+            ADD_FAILURE() << "reply " << i << " is " << line.value_or("<none>");
+            break;
+        }
+        ++in_order;
+    }
+    writer.join();
+    EXPECT_EQ(in_order, 10000);
+}
+
+TEST_P(EveryServer, OneRequestDribbledAByteAtATime) {
+    Client c(server->port());
+    int one = 1;
+    ::setsockopt(c.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // one byte, one segment
+    for (char ch : std::string("  30\r\n")) {
+        c.send(std::string(1, ch));
+        std::this_thread::sleep_for(5ms);  // a pause between segments, not a wait
+    }
+    EXPECT_EQ(c.read_line(), "832040");
+}
+
+TEST_P(EveryServer, HalfCloseRightAfterTheRequestStillGetsTheAnswer) {
+    Client c(server->port());
+    c.send("10\n12\n");
+    c.shutdown_write();
+    EXPECT_EQ(c.read_to_end(), "55\n144\n");
+}
+
+TEST_P(EveryServer, ResetWhileTheAnswerIsBeingSent) {
+    Client c(server->port());
+    std::string burst;
+    for (int i = 0; i < 20000; ++i) burst += "20\n";
+    c.send(burst);
+    EXPECT_EQ(c.read_line(), "6765");  // the server is answering now
+    c.reset();
+}
+
+TEST_P(EveryServer, ManyClientsComeAndGo) {
+    for (int i = 0; i < 200; ++i) {
+        Client c(server->port());
+        c.send("5\n");
+        ASSERT_EQ(c.read_line(), "5") << "client " << i;
+        if (i % 2) c.reset();
+    }
+}
+
+// Descriptors run out: each client is served, told "server full", or closed; the server does not
+// spin, and serves again once they leave. Runs the server under `prlimit --nofile=64`.
+class FdLimit : public testing::TestWithParam<ServerKind> {};
+
+double cpu_seconds(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    std::istringstream rest(text.substr(text.rfind(')') + 2));
+    std::vector<std::string> f;
+    for (std::string w; rest >> w;) f.push_back(w);
+    return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+TEST_P(FdLimit, PastTheDescriptorLimitClientsAreRefusedAndServiceResumes) {
+    const std::string prlimit = "/usr/bin/prlimit";
+    if (::access(prlimit.c_str(), X_OK) != 0) GTEST_SKIP() << "needs prlimit (util-linux)";
+    std::vector<std::string> args = {"--nofile=64", bin(GetParam().exe)};
+    args.insert(args.end(), GetParam().args.begin(), GetParam().args.end());
+    args.push_back("--quiet");
+    ServerProcess server(prlimit, args);
+
+    std::vector<std::unique_ptr<Client>> clients;
+    int served = 0, full = 0, closed = 0;
+    for (int i = 0; i < 100; ++i) {
+        clients.push_back(std::make_unique<Client>(server.port()));
+        clients.back()->send("1\n");
+        auto line = clients.back()->read_line(3s);
+        if (line == "1") {
+            ++served;
+        } else if (line == "error: server full") {
+            ++full;
+        } else {
+            ++closed;
+        }
+    }
+    EXPECT_GE(served, 40);
+    EXPECT_GE(full, 1);
+    EXPECT_EQ(served + full + closed, 100);
+
+    double cpu0 = cpu_seconds(server.pid());
+    std::this_thread::sleep_for(500ms);  // a window to measure, not a wait
+    EXPECT_LT(cpu_seconds(server.pid()) - cpu0, 0.1) << "the server spins while out of descriptors";
+
+    clients.clear();
+    bool resumed = false;
+    for (int attempt = 0; attempt < 100 && !resumed; ++attempt) {  // its threads may take a moment to end
+        Client fresh(server.port());
+        fresh.send("12\n");
+        resumed = fresh.read_line(2s) == "144";
+        if (!resumed) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(resumed);
+    EXPECT_EQ(server.stop(), 0);
+    int said = 0;
+    for (const auto& line : server.lines()) said += line.find("out of file descriptors") != std::string::npos;
+    EXPECT_EQ(said, 1) << "said once, not once per client";
+}
+
+INSTANTIATE_TEST_SUITE_P(All, FdLimit, testing::ValuesIn(concurrent_servers()), label_of);
+
+// --max-clients, the same flag and message on every server that serves several at once.
+class MaxClients : public testing::TestWithParam<ServerKind> {};
+
+TEST_P(MaxClients, TheFifthIsRefusedUntilOneLeaves) {
+    auto server = start(GetParam(), {"--max-clients", "4", "--quiet"});
+    std::vector<std::unique_ptr<Client>> four;
+    for (int i = 0; i < 4; ++i) {
+        four.push_back(std::make_unique<Client>(server->port()));
+        four.back()->send("10\n");
+        ASSERT_EQ(four.back()->read_line(), "55");  // each is being served before the next comes
+    }
+    Client fifth(server->port());
+    EXPECT_EQ(fifth.read_to_end(), "error: server full\n");
+    four.pop_back();  // one leaves
+    bool served = false;
+    for (int attempt = 0; attempt < 50 && !served; ++attempt) {  // the server notices the leave soon
+        Client next(server->port());
+        next.send("12\n");
+        served = next.read_line() == "144";
+        if (!served) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(served);
+    EXPECT_EQ(server->stop(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, MaxClients, testing::ValuesIn(concurrent_servers()), label_of);
+
+}  // namespace
+}  // namespace fibs::test
