@@ -50,7 +50,7 @@ void print_report(std::FILE* out, const LoadResult& r) {
     auto line = [out](const char* label, const std::string& text) { std::fprintf(out, "%-12s %s\n", label, text.c_str()); };
     std::string mode = c.rate > 0 ? "open loop at " + format_count(c.rate) + " requests/s"
                                   : "closed loop, pipeline " + std::to_string(c.pipeline);
-    line("target", c.host + ":" + std::to_string(c.port) + "  " + std::to_string(c.clients) + " clients on fib(" +
+    line("target", c.host + ":" + std::to_string(c.port) + "  " + std::to_string(c.clients) + (c.clients == 1 ? " client" : " clients") + " on fib(" +
                        std::to_string(c.fib_n) + "), " + mode + ", " + std::to_string(c.threads) + " thread" +
                        (c.threads == 1 ? "" : "s"));
     char window[96];
@@ -80,7 +80,8 @@ void print_report(std::FILE* out, const LoadResult& r) {
     if (c.hog > 0) {
         double hog_rate = r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0;
         char buf[160];
-        std::snprintf(buf, sizeof buf, "%d clients on fib(%u): served %d/%d, %.1f replies/s, ", c.hog, c.hog_n,
+        std::snprintf(buf, sizeof buf, "%d client%s on fib(%u): served %d/%d, %.1f replies/s, ", c.hog,
+                      c.hog == 1 ? "" : "s", c.hog_n,
                       r.hog.served, r.hog.clients, hog_rate);
         line("hog", buf + percentiles(r.hog.latency));
     }

@@ -79,6 +79,8 @@ struct OrderCase {
     bool short_first;  // is fib(1) on another connection answered before fib(45)?
 };
 
+void PrintTo(const OrderCase& c, std::ostream* os) { *os << c.label; }
+
 class Ordering : public testing::TestWithParam<OrderCase> {};
 
 TEST_P(Ordering, ShortRequestBesideASlowOne) {

@@ -1,0 +1,307 @@
+// The docs are verified, not hoped: every ```console and ```nc block in README.md and docs/*.md is
+// replayed against the real programs, and every relative link must point at something that exists.
+//
+//   ```console   "$ command" lines, each followed by what it prints. A server command
+//                (fib-blocking, fib-loop, fib-threads) starts that server on a free port for the
+//                rest of the page; other commands (fib-bench, printf | nc) run with the page's
+//                port 25000 replaced by the real one; their stdout is compared (fib-bench's
+//                progress goes to stderr). "..." stands for any lines. A number
+//                followed by a unit (µs, ms, s, %, MiB, replies/s, replies) may differ; every
+//                other number must match.
+//   ```nc        a session with the page's server: "> " lines are typed, the others are replies.
+//   ```sh        instructions that are not replayed (builds, installs).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "servers.hpp"
+
+#ifndef FIBS_SOURCE_DIR
+#error "FIBS_SOURCE_DIR must name the repository"
+#endif
+
+namespace fibs::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDocPort = "25000";
+
+struct Block {
+    std::string info;
+    std::vector<std::string> lines;
+    int line = 0;  // where it starts in the page
+};
+
+std::vector<std::string> read_lines(const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+}
+
+std::vector<Block> blocks_of(const std::vector<std::string>& lines) {
+    std::vector<Block> out;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i].rfind("```", 0) != 0) continue;
+        Block b{lines[i].substr(3), {}, static_cast<int>(i + 1)};
+        for (++i; i < lines.size() && lines[i].rfind("```", 0) != 0; ++i) b.lines.push_back(lines[i]);
+        out.push_back(b);
+    }
+    return out;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+}
+
+// An expected line as a regex: numbers with a unit vary, 127.0.0.1:<port> is the real port for the
+// page's port and anything for a client's, every other character is literal.
+std::regex pattern_of(const std::string& expected, const std::string& port) {
+    static const std::regex time_unit(R"(^ ?(ns|µs|ms|s)\b)");
+    static const std::regex unit(R"(^ ?(%|MiB|KiB|replies/s|replies)\b)");
+    static const std::string special = R"(\^$.|?*+()[]{}/)";
+    std::string re;
+    for (std::size_t i = 0; i < expected.size();) {
+        if (expected.compare(i, 10, "127.0.0.1:") == 0) {
+            std::size_t end = expected.find_first_not_of("0123456789", i + 10);
+            if (end == std::string::npos) end = expected.size();
+            std::string p = expected.substr(i + 10, end - i - 10);
+            re += "127\\.0\\.0\\.1:" + (p == kDocPort ? port : std::string("[0-9]+"));
+            i = end;
+            continue;
+        }
+        if (std::isdigit(static_cast<unsigned char>(expected[i]))) {
+            std::size_t end = expected.find_first_not_of("0123456789,.", i);
+            if (end == std::string::npos) end = expected.size();
+            while (end > i && (expected[end - 1] == '.' || expected[end - 1] == ',')) --end;
+            std::string rest = expected.substr(end);
+            std::smatch u;
+            if (std::regex_search(rest, u, time_unit)) {  // 40 µs may read 7.95 ms on another run
+                re += "[0-9][0-9,]*(\\.[0-9]+)? ?(ns|µs|ms|s)";
+                end += static_cast<std::size_t>(u.length(0));
+            } else if (std::regex_search(rest, unit)) {
+                re += "[0-9][0-9,]*(\\.[0-9]+)?";
+            } else {
+                re += expected.substr(i, end - i);
+                for (std::size_t k = re.size() - (end - i); k < re.size(); ++k) {
+                    if (re[k] == '.') re.replace(k++, 1, "\\.");
+                }
+            }
+            i = end;
+            continue;
+        }
+        if (special.find(expected[i]) != std::string::npos) re += '\\';
+        re += expected[i++];
+    }
+    return std::regex(re);
+}
+
+// Ordered match: "..." skips any lines; otherwise lines follow each other. Output past the last
+// expected line is allowed only after a final "..." or when `trailing_ok`.
+std::string mismatch(const std::vector<std::string>& expected, const std::vector<std::string>& actual,
+                     const std::string& port, bool trailing_ok) {
+    std::size_t a = 0;
+    bool skipping = false;
+    for (const auto& e : expected) {
+        if (e == "...") {
+            skipping = true;
+            continue;
+        }
+        std::regex re = pattern_of(e, port);
+        if (skipping) {
+            while (a < actual.size() && !std::regex_match(actual[a], re)) ++a;
+        }
+        if (a >= actual.size() || !std::regex_match(actual[a], re)) {
+            std::string got;
+            for (const auto& l : actual) got += "  | " + l + "\n";
+            return "expected line not found: " + e + "\noutput was:\n" + got;
+        }
+        ++a;
+        skipping = false;
+    }
+    if (!skipping && !trailing_ok && a < actual.size()) return "unexpected output: " + actual[a];
+    return "";
+}
+
+std::vector<std::string> words(const std::string& s) {
+    std::istringstream in(s);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+    return s;
+}
+
+class DocPage : public testing::TestWithParam<std::string> {
+protected:
+    void TearDown() override { stop_server(); }
+
+    void stop_server() {
+        if (!server_) return;
+        EXPECT_EQ(server_->stop(), 0) << "the page's server did not exit cleanly";
+        EXPECT_EQ(mismatch(server_expect_, server_->lines(), std::to_string(server_->port()), true), "")
+            << "server output, " << where_;
+        server_.reset();
+    }
+
+    void start_server(const std::string& command, const std::vector<std::string>& expect) {
+        stop_server();
+        auto w = words(command);
+        std::string exe = fs::path(w[0]).filename();
+        std::vector<std::string> args;
+        for (std::size_t i = 1; i < w.size(); ++i) {
+            if (w[i] == "--port") {
+                ++i;  // the docs' fixed port; the test uses a free one
+                continue;
+            }
+            args.push_back(w[i]);
+        }
+        server_ = std::make_unique<ServerProcess>(bin(exe), args);
+        server_expect_ = expect;
+    }
+
+    void run_command(const std::string& command, const std::vector<std::string>& expect) {
+        if (command.find("nc ") != std::string::npos && ::system("command -v nc >/dev/null 2>&1") != 0) {
+            GTEST_SKIP() << "needs nc (netcat-openbsd, installed by ./workshop setup)";
+        }
+        ASSERT_TRUE(server_) << where_ << ": no server started on this page before: " << command;
+        std::string port = std::to_string(server_->port());
+        std::string cmd = replace_all(replace_all(command, "build/release/bin/", std::string(FIBS_BIN_DIR) + "/"),
+                                      kDocPort, port);
+        // stdout only: on a terminal fib-bench's progress (stderr) is rewritten in place and gone.
+        Finished run = run_to_end("/bin/bash", {"-c", cmd + " 2>/dev/null"}, 60s);
+        EXPECT_EQ(run.code, 0) << where_ << ": " << command << "\n" << run.output;
+        EXPECT_EQ(mismatch(expect, split_lines(run.output), port, false), "") << where_ << ": " << command;
+    }
+
+    void console(const Block& b) {
+        for (std::size_t i = 0; i < b.lines.size();) {
+            ASSERT_EQ(b.lines[i].rfind("$ ", 0), 0u) << where_ << ": a console block starts with '$ '";
+            std::string command = b.lines[i].substr(2);
+            std::vector<std::string> expect;
+            for (++i; i < b.lines.size() && b.lines[i].rfind("$ ", 0) != 0; ++i) expect.push_back(b.lines[i]);
+            std::string exe = fs::path(words(command).at(0)).filename();
+            if (exe == "fib-blocking" || exe == "fib-loop" || exe == "fib-threads") {
+                start_server(command, expect);
+            } else if (exe == "fib-bench" || command.find("| nc ") != std::string::npos) {
+                run_command(command, expect);
+            } else {
+                FAIL() << where_ << ": cannot replay '" << command << "'; use a ```sh block for it";
+            }
+        }
+    }
+
+    void nc(const Block& b) {
+        ASSERT_TRUE(server_) << where_ << ": an nc session needs a server started earlier on the page";
+        Client c(server_->port());
+        for (const auto& line : b.lines) {
+            if (line == ">" || line.rfind("> ", 0) == 0) {
+                c.send(line.substr(std::min<std::size_t>(2, line.size())) + "\n");
+            } else {
+                EXPECT_EQ(c.read_line(10s), line) << where_;
+            }
+        }
+    }
+
+    std::unique_ptr<ServerProcess> server_;
+    std::vector<std::string> server_expect_;
+    std::string where_;
+};
+
+TEST_P(DocPage, SessionsReplayAgainstTheRealPrograms) {
+    fs::path page = fs::path(FIBS_SOURCE_DIR) / GetParam();
+    int replayed = 0;
+    for (const Block& b : blocks_of(read_lines(page))) {
+        where_ = GetParam() + ":" + std::to_string(b.line);
+        if (b.info == "console") {
+            console(b);
+            ++replayed;
+        } else if (b.info == "nc") {
+            nc(b);
+            ++replayed;
+        }
+        if (HasFatalFailure() || IsSkipped()) return;
+    }
+    stop_server();
+    RecordProperty("replayed_blocks", replayed);
+}
+
+std::string slug(std::string heading) {
+    std::string out;
+    for (unsigned char c : heading) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c >= 0x80) {
+            out += static_cast<char>(std::tolower(c));
+        } else if (c == ' ') {
+            out += '-';
+        }
+    }
+    return out;
+}
+
+TEST_P(DocPage, LinksPointAtThingsThatExist) {
+    fs::path page = fs::path(FIBS_SOURCE_DIR) / GetParam();
+    auto lines = read_lines(page);
+    static const std::regex link(R"(\]\(([^)\s]+)\))");
+    bool in_code = false;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i].rfind("```", 0) == 0) in_code = !in_code;
+        if (in_code) continue;
+        for (std::sregex_iterator it(lines[i].begin(), lines[i].end(), link), end; it != end; ++it) {
+            std::string target = (*it)[1];
+            if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) continue;
+            std::string file = target.substr(0, target.find('#'));
+            std::string anchor = target.find('#') == std::string::npos ? "" : target.substr(target.find('#') + 1);
+            fs::path resolved = file.empty() ? page : page.parent_path() / file;
+            EXPECT_TRUE(fs::exists(resolved)) << GetParam() << ":" << i + 1 << ": broken link " << target;
+            if (!anchor.empty() && fs::exists(resolved) && resolved.extension() == ".md") {
+                bool found = false;
+                for (const auto& l : read_lines(resolved)) {
+                    if (l.rfind("#", 0) == 0) found |= slug(l.substr(l.find(' ') + 1)) == anchor;
+                }
+                EXPECT_TRUE(found) << GetParam() << ":" << i + 1 << ": no heading for #" << anchor;
+            }
+        }
+    }
+}
+
+std::vector<std::string> pages() {
+    std::vector<std::string> out{"README.md"};
+    for (const auto& e : fs::directory_iterator(fs::path(FIBS_SOURCE_DIR) / "docs")) {
+        if (e.path().extension() == ".md") out.push_back("docs/" + e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string page_name(const testing::TestParamInfo<std::string>& info) {
+    std::string name;
+    for (char c : info.param) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Docs, DocPage, testing::ValuesIn(pages()), page_name);
+
+// The pattern rules themselves: a test that can fail when they are too loose.
+TEST(DocPatterns, CountsMustMatchButMeasurementsMayVary) {
+    EXPECT_EQ(mismatch({"served       1/8 clients got a reply"}, {"served       8/8 clients got a reply"}, "4000", false).empty(), false);
+    EXPECT_EQ(mismatch({"latency      p50 40 µs  max 1.2 ms"}, {"latency      p50 812 µs  max 10.35 ms"}, "4000", false), "");
+    EXPECT_EQ(mismatch({"first reply after p50 40 µs"}, {"first reply after p50 7.95 ms"}, "4000", false), "");
+    EXPECT_EQ(mismatch({"window       1.00 s measured"}, {"window       1.01 s measured"}, "4000", false), "");
+    EXPECT_EQ(mismatch({"Listening on 127.0.0.1:25000"}, {"Listening on 127.0.0.1:4000"}, "4000", false), "");
+    EXPECT_EQ(mismatch({"Listening on 127.0.0.1:25000"}, {"Listening on 127.0.0.1:4001"}, "4000", false).empty(), false);
+    EXPECT_EQ(mismatch({"55"}, {"55", "56"}, "4000", false).empty(), false);
+    EXPECT_EQ(mismatch({"a", "...", "c"}, {"a", "b", "b", "c"}, "4000", false), "");
+}
+
+}  // namespace
+}  // namespace fibs::test
