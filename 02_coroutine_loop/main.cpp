@@ -25,13 +25,21 @@ struct Options : ServerOptions {
     unsigned offload_min = 25;
 };
 
-// `scratch` is shared by every handler: what recv() puts there is copied into the framer before
-// the next co_yield, so an idle connection's frame needs no read buffer of its own.
-Task fib_handler(Fd client, const Options& opts, Workers* workers, std::span<char> scratch, int& clients) {
+// What the tasks share. It lives in main(), outside every task, because the loop frees the tasks'
+// frames in no particular order when it stops.
+struct Shared {
+    int clients = 0;  // handlers alive, for --max-clients
+    // The read buffer of every handler: what recv() puts there is copied into the framer before the
+    // next co_yield, so an idle connection's frame needs no buffer of its own.
+    std::array<char, 4096> scratch;
+};
+
+Task fib_handler(Fd client, const Options& opts, Workers* workers, Shared& shared) {
     struct Leave {  // in the frame: counts this client out however the task ends (even by an exception)
         int& n;
         ~Leave() { --n; }
-    } leave{clients};
+    } leave{shared.clients};
+    std::span<char> scratch = shared.scratch;
     protocol::LineFramer framer;
     std::string out;
     bool open = true;
@@ -83,10 +91,8 @@ Task fib_handler(Fd client, const Options& opts, Workers* workers, std::span<cha
     log_closed(opts);
 }
 
-Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
+Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers, Shared& shared) {
     Acceptor acceptor(sock.get(), /*nonblocking=*/true);
-    std::array<char, 4096> scratch;  // handlers use it only while they run, when this task is alive
-    int clients = 0;                 // handlers alive
     for (;;) {
         co_yield recv(sock.get());
         for (;;) {  // drain the backlog: many clients may have arrived
@@ -94,7 +100,7 @@ Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
             Fd client = acceptor.accept(&addr);
             if (!client && errno == EMFILE) continue;  // that one was refused; there may be more
             if (!client) break;                        // EAGAIN: the backlog is empty
-            if (clients >= opts.max_clients) {
+            if (shared.clients >= opts.max_clients) {
                 acceptor.refuse(std::move(client), "--max-clients reached");
                 continue;
             }
@@ -103,8 +109,8 @@ Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers) {
                 continue;
             }
             log_connection(opts, addr);
-            ++clients;  // now, not when the task first runs: several may be accepted in one batch
-            loop.spawn(fib_handler(std::move(client), opts, workers, scratch, clients));
+            ++shared.clients;  // now, not when the task first runs: several may be accepted in one batch
+            loop.spawn(fib_handler(std::move(client), opts, workers, shared));
         }
     }
 }
@@ -144,11 +150,12 @@ int main(int argc, char** argv) {
 
     fibs::Fd sock = fibs::start_server(opts);
     fibs::set_nonblocking(sock.get());
+    Shared shared;  // declared before the loop: it outlives every task
     Loop loop(make_poller(opts.backend));
     Workers workers(opts.workers);  // declared after the loop: stopped before the tasks are freed
     Workers* pool = opts.workers > 0 ? &workers : nullptr;
 
-    loop.spawn(fib_server(loop, std::move(sock), opts, pool));
+    loop.spawn(fib_server(loop, std::move(sock), opts, pool, shared));
     loop.spawn(stop_watcher(loop));
     if (pool != nullptr) loop.spawn(future_monitor(loop, workers));
     loop.run();

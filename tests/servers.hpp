@@ -31,6 +31,13 @@ inline std::unique_ptr<ServerProcess> start(const ServerKind& kind, std::vector<
     return std::make_unique<ServerProcess>(bin(kind.exe), args);
 }
 
+// What a server printed, for failure messages (a sanitizer report ends up here).
+inline std::string dump(ServerProcess& server) {
+    std::string out = "\nserver output:\n";
+    for (const auto& l : server.lines()) out += "  | " + l + "\n";
+    return out;
+}
+
 inline std::string label_of(const testing::TestParamInfo<ServerKind>& info) { return info.param.label; }
 
 // One server per test, of each kind in all_servers(). After every test a fresh client must still be
@@ -43,7 +50,7 @@ protected:
         Client fresh(server->port());
         fresh.send("20\n");
         EXPECT_EQ(fresh.read_line(), "6765") << "a fresh client is no longer served";
-        EXPECT_EQ(server->stop(), 0);
+        EXPECT_EQ(server->stop(), 0) << dump(*server);
     }
     std::unique_ptr<ServerProcess> server;
 };

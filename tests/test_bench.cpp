@@ -184,7 +184,7 @@ TEST(BenchLoad, BlockingServerServesOneOfFour) {
     EXPECT_EQ(r.established, 4);
     EXPECT_EQ(r.errors.total(), 0u);
     EXPECT_TRUE(r.server_measured);
-    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(server.stop(), 0) << dump(server);
 }
 
 TEST(BenchCompare, QuickRunWritesJsonAndCsv) {

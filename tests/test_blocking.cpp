@@ -20,7 +20,7 @@ TEST(Blocking, SecondClientWaitsUntilTheFirstLeaves) {
 
     first.reset();  // the first client leaves
     EXPECT_EQ(second.read_line(), "144");
-    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(server.stop(), 0) << dump(server);
 }
 
 TEST(Blocking, PortInUseGivesAClearErrorAndExitCode1) {

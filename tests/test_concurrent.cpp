@@ -35,7 +35,7 @@ TEST_P(ConcurrentServer, FiftyClientsConnectedAtOnceAreAllAnswered) {
     // All still connected: each answers again.
     for (int i = 0; i < 50; ++i) clients[i]->send("10\n");
     for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), "55") << "client " << i;
-    EXPECT_EQ(server->stop(), 0);
+    EXPECT_EQ(server->stop(), 0) << dump(*server);
 }
 
 TEST_P(ConcurrentServer, AClientThatNeverReadsDoesNotStopOthers) {
@@ -65,7 +65,7 @@ TEST_P(ConcurrentServer, AClientThatNeverReadsDoesNotStopOthers) {
         other.send("20\n");
         ASSERT_EQ(other.read_line(2s), "6765") << "request " << i;
     }
-    EXPECT_EQ(server->stop(), 0);
+    EXPECT_EQ(server->stop(), 0) << dump(*server);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ConcurrentServer, testing::ValuesIn(concurrent_servers()), label_of);
@@ -97,7 +97,7 @@ TEST_P(Ordering, ShortRequestBesideASlowOne) {
     bool slow_already_answered = ::poll(&p, 1, 0) == 1;
     EXPECT_EQ(slow_already_answered, !c.short_first);
     EXPECT_EQ(slow.read_line(60s), "1134903170");
-    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(server.stop(), 0) << dump(server);
 }
 
 std::vector<OrderCase> order_cases() {
@@ -133,7 +133,7 @@ TEST(LoopSelect, PastFdSetsizeClientsGetServerFull) {
     Client fresh(server.port());  // descriptors are free again
     fresh.send("12\n");
     EXPECT_EQ(fresh.read_line(), "144");
-    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(server.stop(), 0) << dump(server);
     int said = 0;
     for (const auto& line : server.lines()) said += line.find("FD_SETSIZE") != std::string::npos;
     EXPECT_EQ(said, 1);  // said once, not once per client
@@ -150,7 +150,7 @@ TEST(Threads, SigtermWithManyClientsJoinsEveryThread) {
     }
     auto threads_now = read_threads(server.pid());
     EXPECT_GE(threads_now, 21);  // the accept loop and one per client
-    EXPECT_EQ(server.stop(), 0);
+    EXPECT_EQ(server.stop(), 0) << dump(server);
     for (auto& c : clients) EXPECT_EQ(c->read_to_end(), "");  // each connection was closed
 }
 

@@ -108,7 +108,7 @@ TEST_P(EveryServer, QuietPrintsNoConnectionLines) {
         c.send("10\n");
         EXPECT_EQ(c.read_line(), "55");
     }
-    EXPECT_EQ(quiet->stop(), 0);
+    EXPECT_EQ(quiet->stop(), 0) << dump(*quiet);
     for (const auto& line : quiet->lines()) EXPECT_EQ(line.find("Connection"), std::string::npos) << line;
 }
 
@@ -124,7 +124,7 @@ TEST_P(EveryServer, SigtermWithAClientConnectedExitsZero) {
     Client c(server->port());
     c.send("10\n");
     EXPECT_EQ(c.read_line(), "55");
-    EXPECT_EQ(server->stop(), 0);
+    EXPECT_EQ(server->stop(), 0) << dump(*server);
     EXPECT_TRUE(server->wait_for_line("Shutting down", 1s));
     server.reset();
 }
