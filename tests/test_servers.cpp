@@ -58,25 +58,6 @@ TEST_P(EveryServer, LastLineWithoutNewlineIsAnsweredAtEndOfInput) {
     EXPECT_EQ(c.read_to_end(), "55\n");
 }
 
-TEST_P(EveryServer, BadInputsGetAnErrorLineAndTheConnectionGoesOn) {
-    Client c(server->port());
-    const std::pair<std::string, std::string> cases[] = {
-        {"\n", "error: empty request"},
-        {"abc\n", "error: not a number: \"abc\""},
-        {"-1\n", "error: not a number: \"-1\""},
-        {"1e3\n", "error: not a number: \"1e3\""},
-        {"41\n", "error: n out of range 0..40: \"41\""},
-        {"99999999999999999999999\n", "error: n out of range 0..40: \"99999999999999999999999\""},
-        {std::string("\x01\xff\n", 3), "error: not a number: \"\\x01\\xff\""},
-    };
-    for (const auto& [req, rep] : cases) {
-        c.send(req);
-        EXPECT_EQ(c.read_line(), rep);
-    }
-    c.send("12\n");
-    EXPECT_EQ(c.read_line(), "144");
-}
-
 TEST_P(EveryServer, OverlongLineIsRefusedAndClosed) {
     {
         Client c(server->port());
