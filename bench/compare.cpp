@@ -153,8 +153,9 @@ int run_compare(const CompareConfig& cfg) {
     const Server loop_workers{"loop --workers 2", "fib-loop", {"--quiet", "--workers", "2"}};
     const Server threads{"threads", "fib-threads", {"--quiet"}};
     std::vector<Server> idle_servers;
-    for (const char* backend : {"select", "poll", "epoll"}) {
-        idle_servers.push_back({std::string("loop ") + backend, "fib-loop", {"--quiet", "--backend", backend}});
+    for (const char* backend : {"select", "poll", "epoll"}) {  // past the default --max-clients 1024
+        idle_servers.push_back(
+            {std::string("loop ") + backend, "fib-loop", {"--quiet", "--backend", backend, "--max-clients", "10000"}});
     }
     idle_servers.push_back({"threads", "fib-threads", {"--quiet", "--max-clients", "10000"}});
 
