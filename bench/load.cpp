@@ -67,6 +67,7 @@ struct Timeline {
     std::atomic<std::int64_t> window_end{kForever};
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> measured{0};        // correct replies in the window, all threads
+    std::atomic<int> busy{0};                      // open connections that send requests, all threads
     std::uint64_t limit = 0;                       // --requests
     std::latch connected;
     std::latch go{1};
@@ -195,6 +196,7 @@ void Worker::connect_all() {
             if (err == 0) {
                 c.open = true;
                 ++established;
+                if (c.kind != Kind::idle) tl_.busy.fetch_add(1);  // before any thread can drop one
                 watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
             } else {
                 (err == ECONNREFUSED ? refused : connect_failed)++;
@@ -216,7 +218,8 @@ void Worker::start_sending() {
     std::int64_t start = tl_.start.load();
     for (auto& c : conns_) {
         if (!c->open) continue;
-        stats_of(*c).clients += c->kind == Kind::idle ? 0 : 1;
+        if (c->kind == Kind::idle) continue;
+        ++stats_of(*c).clients;
         if (c->kind == Kind::hog) {
             send_requests(*c, 1, start);
         } else if (c->kind == Kind::main) {
@@ -265,10 +268,17 @@ void Worker::drop(Conn& c, std::uint64_t Errors::*counter) {
     c.open = false;
     c.fd.reset();
     c.pending.clear();
-    if (tl_.stop.load(std::memory_order_relaxed)) return;  // the run is over: not an error
-    if (c.kind == Kind::idle) counter = &Errors::idle_closed;
-    ++(errors.*counter);
-    if (c.kind != Kind::idle) progress_errors.fetch_add(1, std::memory_order_relaxed);
+    if (!tl_.stop.load(std::memory_order_relaxed)) {  // once the run is over, a close is no error
+        if (c.kind == Kind::idle) counter = &Errors::idle_closed;
+        ++(errors.*counter);
+        if (c.kind != Kind::idle) progress_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    // The last connection that sends requests is gone: nothing is left to measure, so the run
+    // ends (without this a --requests run against a dead server would never end).
+    if (c.kind != Kind::idle && tl_.busy.fetch_sub(1) == 1 && !tl_.stop.load()) {
+        tl_.window_end.store(std::min(tl_.window_end.load(), now_ns()));
+        tl_.stop.store(true);
+    }
 }
 
 void Worker::on_readable(Conn& c) {
@@ -522,7 +532,7 @@ LoadResult run_load(const LoadConfig& cfg) {
     for (auto& t : running) t.join();
     if (show) progress.done();
 
-    r.window_s = static_cast<double>(end - tl.window_start.load()) / 1e9;
+    r.window_s = std::max(0.0, static_cast<double>(end - tl.window_start.load()) / 1e9);
     for (auto& w : workers) {
         r.main.merge(w->main);
         r.hog.merge(w->hog);

@@ -65,13 +65,16 @@ TEST(Histogram, MergeEqualsRecordingEverythingInOne) {
 // A tiny line server run in the test, one thread per connection, with a chosen misbehaviour.
 class FakeServer {
 public:
-    using Answer = std::function<bool(int fd, std::uint64_t count)>;  // false: close the connection
+    // Called for each request line: `count` over all connections, `conn` numbers the connections
+    // in accept order. Returns false to close the connection.
+    using Answer = std::function<bool(int fd, std::uint64_t count, int conn)>;
     explicit FakeServer(Answer answer) : sock_(listen_on("127.0.0.1", 0)), answer_(std::move(answer)) {
         accepter_ = std::thread([this] {
             while (wait_readable_or(stop_)) {
                 Fd c = accept_client(sock_.get(), nullptr);
                 if (!c) continue;
-                clients_.emplace_back([this, c = std::move(c)]() mutable { serve(std::move(c)); });
+                int conn = static_cast<int>(clients_.size());
+                clients_.emplace_back([this, conn, c = std::move(c)]() mutable { serve(std::move(c), conn); });
             }
         });
     }
@@ -91,7 +94,7 @@ private:
         }
         return false;
     }
-    void serve(Fd c) {
+    void serve(Fd c, int conn) {
         char buf[4096];
         while (!stop_) {
             pollfd p{c.get(), POLLIN, 0};
@@ -99,7 +102,7 @@ private:
             ssize_t n = ::recv(c.get(), buf, sizeof buf, 0);
             if (n <= 0) return;
             for (ssize_t i = 0; i < n; ++i) {
-                if (buf[i] == '\n' && !answer_(c.get(), ++count_)) return;
+                if (buf[i] == '\n' && !answer_(c.get(), ++count_, conn)) return;
             }
         }
     }
@@ -123,7 +126,7 @@ bench::LoadConfig quick_load(std::uint16_t port, int clients, double seconds) {
 }
 
 TEST(BenchLoad, MeasuresA20msDelay) {
-    FakeServer server([](int fd, std::uint64_t) {
+    FakeServer server([](int fd, std::uint64_t, int) {
         std::this_thread::sleep_for(20ms);
         return send_all(fd, "55\n");
     });
@@ -136,7 +139,7 @@ TEST(BenchLoad, MeasuresA20msDelay) {
 }
 
 TEST(BenchLoad, CountsExactlyEveryWrongReply) {
-    FakeServer server([](int fd, std::uint64_t n) { return send_all(fd, n % 10 == 0 ? "56\n" : "55\n"); });
+    FakeServer server([](int fd, std::uint64_t n, int) { return send_all(fd, n % 10 == 0 ? "56\n" : "55\n"); });
     bench::LoadConfig cfg = quick_load(server.port(), 1, 0);
     cfg.warmup_s = 0;
     cfg.requests = 1000;  // correct replies to wait for: exactly 1000/9 wrong ones come with them
@@ -148,8 +151,9 @@ TEST(BenchLoad, CountsExactlyEveryWrongReply) {
 }
 
 TEST(BenchLoad, CountsResetsAndCompletes) {
-    FakeServer server([](int fd, std::uint64_t n) {
-        if (n % 5 == 0) {
+    std::atomic<int> resets{0};
+    FakeServer server([&resets](int fd, std::uint64_t, int conn) {
+        if (conn < 2 && resets.fetch_add(1) < 2) {  // the first two connections are reset at once
             linger lg{1, 0};
             ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
             return false;  // closing now sends a reset
@@ -157,12 +161,29 @@ TEST(BenchLoad, CountsResetsAndCompletes) {
         return send_all(fd, "55\n");
     });
     auto r = bench::run_load(quick_load(server.port(), 4, 0.3));
-    EXPECT_GT(r.errors.reset + r.errors.closed, 0u);
-    EXPECT_GT(r.window_s, 0.25);  // the run went on to its end
+    EXPECT_EQ(r.errors.reset, 2u);
+    EXPECT_GT(r.window_s, 0.25);  // the run went on to its end with the two others
+    EXPECT_GT(r.main.replies, 0u);
+    EXPECT_EQ(r.main.served, 2);
+}
+
+TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
+    FakeServer server([](int fd, std::uint64_t, int) {
+        send_all(fd, "55\n");
+        return false;  // one reply, then the server closes the connection
+    });
+    bench::LoadConfig cfg = quick_load(server.port(), 3, 0);
+    cfg.warmup_s = 0;
+    cfg.requests = 1000;  // can never be reached
+    auto started = std::chrono::steady_clock::now();
+    auto r = bench::run_load(cfg);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_EQ(r.errors.closed + r.errors.reset, 3u);  // a close, or a reset if our next request crossed it
+    EXPECT_LE(r.main.replies, 3u);
 }
 
 TEST(BenchLoad, OpenLoopKeepsItsSchedule) {
-    FakeServer server([](int fd, std::uint64_t) { return send_all(fd, "55\n"); });
+    FakeServer server([](int fd, std::uint64_t, int) { return send_all(fd, "55\n"); });
     bench::LoadConfig cfg = quick_load(server.port(), 4, 1.0);
     cfg.rate = 2000;
     auto r = bench::run_load(cfg);
