@@ -14,6 +14,12 @@ namespace fibs::test {
 
 std::string bin(const std::string& name) { return std::string(FIBS_BIN_DIR) + "/" + name; }
 
+std::string fib_text(unsigned n) {
+    std::uint64_t a = 0, b = 1;
+    for (unsigned i = 0; i < n; ++i) b = std::exchange(a, b) + b;
+    return std::to_string(a);
+}
+
 Client::Client(std::uint16_t port) : fd_(connect_to("127.0.0.1", port)) {}
 
 void Client::send(std::string_view bytes) {

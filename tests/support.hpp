@@ -15,6 +15,9 @@ using namespace std::chrono_literals;
 // <build dir>/bin/<name>
 std::string bin(const std::string& name);
 
+// fib(n) in decimal, computed by iteration: an answer key independent of the servers' recursion.
+std::string fib_text(unsigned n);
+
 // A blocking client for 127.0.0.1 with bounded waits on every read.
 class Client {
 public:

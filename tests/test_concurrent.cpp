@@ -5,21 +5,13 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include <fstream>
 #include <thread>
 
+#include "proc_stats.hpp"
 #include "servers.hpp"
 
 namespace fibs::test {
 namespace {
-
-int read_threads(pid_t pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-    }
-    return -1;
-}
 
 class ConcurrentServer : public testing::TestWithParam<ServerKind> {};
 
@@ -28,10 +20,7 @@ TEST_P(ConcurrentServer, FiftyClientsConnectedAtOnceAreAllAnswered) {
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < 50; ++i) clients.push_back(std::make_unique<Client>(server->port()));
     for (int i = 0; i < 50; ++i) clients[i]->send(std::to_string(i % 30) + "\n");
-    std::uint64_t a = 0, b = 1;
-    std::vector<std::string> fibs_seq;
-    for (int i = 0; i < 30; ++i, b = std::exchange(a, b) + b) fibs_seq.push_back(std::to_string(a));
-    for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), fibs_seq[i % 30]) << "client " << i;
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), fib_text(i % 30)) << "client " << i;
     // All still connected: each answers again.
     for (int i = 0; i < 50; ++i) clients[i]->send("10\n");
     for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), "55") << "client " << i;
@@ -148,8 +137,9 @@ TEST(Threads, SigtermWithManyClientsJoinsEveryThread) {
         clients.back()->send("5\n");
         ASSERT_EQ(clients.back()->read_line(), "5");
     }
-    auto threads_now = read_threads(server.pid());
-    EXPECT_GE(threads_now, 21);  // the accept loop and one per client
+    auto stats = bench::read_proc_stats(server.pid());
+    ASSERT_TRUE(stats);
+    EXPECT_GE(stats->threads, 21);  // the accept loop and one per client
     EXPECT_EQ(server.stop(), 0) << dump(server);
     for (auto& c : clients) EXPECT_EQ(c->read_to_end(), "");  // each connection was closed
 }

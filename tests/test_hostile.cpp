@@ -5,29 +5,24 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-
-#include <fstream>
-#include <sstream>
 #include <unistd.h>
+
 #include <thread>
 
+#include "proc_stats.hpp"
 #include "servers.hpp"
 
 namespace fibs::test {
 namespace {
 
-std::uint64_t status_kib(pid_t pid, const std::string& field) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind(field, 0) == 0) return std::stoull(line.substr(field.size()));
-    }
-    return 0;
+std::uint64_t peak_rss_kib(pid_t pid) {
+    auto stats = bench::read_proc_stats(pid);
+    return stats ? stats->hwm_kib : 0;
 }
 
-std::string expected_fib(unsigned n) {
-    std::uint64_t a = 0, b = 1;
-    for (unsigned i = 0; i < n; ++i) b = std::exchange(a, b) + b;
-    return std::to_string(a);
+double cpu_seconds(pid_t pid) {
+    auto stats = bench::read_proc_stats(pid);
+    return stats ? stats->cpu_s : 0;
 }
 
 TEST_P(EveryServer, EveryKindOfBadRequestGetsOneErrorLine) {
@@ -64,7 +59,7 @@ TEST_P(EveryServer, AMegabyteLineWithoutNewlineIsRefusedWithoutBuffering) {
     Client c(server->port());
     c.send("10\n");  // first be served: the connection's own costs (a thread, a frame) come now
     ASSERT_EQ(c.read_line(), "55");
-    auto before = status_kib(server->pid(), "VmHWM:");
+    auto before = peak_rss_kib(server->pid());
     std::thread writer([fd = c.fd()] {
         std::string chunk(64 * 1024, '7');
         for (int i = 0; i < 16; ++i) {  // 1 MiB; the server closes early, so sends may fail
@@ -74,7 +69,7 @@ TEST_P(EveryServer, AMegabyteLineWithoutNewlineIsRefusedWithoutBuffering) {
     EXPECT_EQ(c.read_line(10s), "error: line too long");
     writer.join();
     EXPECT_TRUE(c.read_to_end(5s).has_value()) << "the server kept the connection open";
-    auto after = status_kib(server->pid(), "VmHWM:");
+    auto after = peak_rss_kib(server->pid());
     EXPECT_LT(after, before + 512) << "peak RSS grew from " << before << " to " << after << " KiB";
 }
 
@@ -86,7 +81,7 @@ TEST_P(EveryServer, TenThousandRequestsInOneWriteAnsweredInOrder) {
     int in_order = 0;
     for (int i = 0; i < 10000; ++i) {
         auto line = c.read_line(10s);
-        if (line != expected_fib(static_cast<unsigned>(i % 25))) {
+        if (line != fib_text(static_cast<unsigned>(i % 25))) {
             ADD_FAILURE() << "reply " << i << " is " << line.value_or("<none>");
             break;
         }
@@ -135,15 +130,6 @@ TEST_P(EveryServer, ManyClientsComeAndGo) {
 // Descriptors run out: each client is served, told "server full", or closed; the server does not
 // spin, and serves again once they leave. Runs the server under `prlimit --nofile=64`.
 class FdLimit : public testing::TestWithParam<ServerKind> {};
-
-double cpu_seconds(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), {});
-    std::istringstream rest(text.substr(text.rfind(')') + 2));
-    std::vector<std::string> f;
-    for (std::string w; rest >> w;) f.push_back(w);
-    return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 TEST_P(FdLimit, PastTheDescriptorLimitClientsAreRefusedAndServiceResumes) {
     const std::string prlimit = "/usr/bin/prlimit";
