@@ -68,10 +68,6 @@ void Loop::wait_for_io() {
     }
 }
 
-}  // namespace fibs::loop
-
-namespace fibs::loop {
-
 std::unique_ptr<Poller> make_poller(std::string_view name) {
     if (name == "select") return make_select_poller();
     if (name == "poll") return make_poll_poller();

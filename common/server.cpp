@@ -34,7 +34,7 @@ Fd start_server(const ServerOptions& opts) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     ignore_sigpipe();
     raise_fd_limit();
-    install_stop_handlers();
+    block_stop_signals();
     try {
         Fd sock = listen_on(opts.host, opts.port);
         std::printf("Listening on %s\n", local_address(sock.get()).c_str());
@@ -78,7 +78,7 @@ Fd Acceptor::accept(std::string* addr) {
 void Acceptor::refuse(Fd client, std::string_view why) {
     if (said_.find(why) == std::string::npos) {
         said_ += why;
-        std::printf("refusing clients: %.*s\n", static_cast<int>(why.size()), why.data());
+        log_always("refusing clients: " + std::string(why));
     }
     if (client) {
         [[maybe_unused]] ssize_t n =

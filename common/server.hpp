@@ -21,15 +21,15 @@ struct ServerOptions {
 // --host, --port, --quiet, --max-n, --max-clients: the same on every server.
 void add_server_options(CLI::App& app, ServerOptions& opts);
 
-// Line-buffered stdout, SIGPIPE ignored, stop handlers, listening socket. Prints
-// "Listening on 127.0.0.1:25000" (always: it is the readiness line tests and the bench wait for),
-// or "error: cannot listen on ...: <reason>" on stderr and exits 1.
+// Line-buffered stdout, SIGPIPE ignored, stop signals blocked (see stop.hpp), listening socket.
+// Prints "Listening on 127.0.0.1:25000" (always: it is the readiness line tests and the bench wait
+// for), or "error: cannot listen on ...: <reason>" on stderr and exits 1.
 Fd start_server(const ServerOptions& opts);
 
 // "Connection 127.0.0.1:54321" and "Connection Closed", as in the article, unless --quiet.
 void log_connection(const ServerOptions& opts, std::string_view peer);
 void log_closed(const ServerOptions& opts);
-// Always printed; for messages a server prints once (e.g. "server full").
+// Printed even with --quiet: "Shutting down", and the refusals an Acceptor reports once.
 void log_always(std::string_view message);
 
 // Accepts clients from a listening socket, and refuses them cleanly when the server cannot take

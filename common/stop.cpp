@@ -30,7 +30,7 @@ int open_stop_fd() {
 
 }  // namespace
 
-void install_stop_handlers() { stop_fd(); }
+void block_stop_signals() { stop_fd(); }
 
 int stop_fd() {
     static const int fd = open_stop_fd();

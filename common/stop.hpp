@@ -6,7 +6,7 @@ namespace fibs {
 // Blocks SIGINT and SIGTERM and opens a signalfd for them. Call it before starting any thread
 // (threads inherit the blocked mask). Nobody ever reads the signalfd, so once a stop signal has
 // arrived, stop_fd() polls readable in every thread for good.
-void install_stop_handlers();
+void block_stop_signals();
 
 // Watch it beside your sockets.
 int stop_fd();
