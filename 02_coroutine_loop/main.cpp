@@ -2,18 +2,19 @@
 // tasks: each stops at `co_yield recv(...)` / `co_yield send(...)`, saying why it waits and on
 // what, and the loop (loop.cpp) resumes it when select/poll/epoll says the socket is ready.
 // With --workers N, big fib requests run on a thread pool and the task waits on the result.
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <array>
 #include <cerrno>
-#include <span>
+#include <cstdio>
+#include <cstdlib>
 
-#include "fib.hpp"
+#include "acceptor.hpp"
 #include "loop.hpp"
 #include "server.hpp"
-#include "stop.hpp"
 #include "workers.hpp"
 
 namespace fibs::loop {
@@ -25,55 +26,59 @@ struct Options : ServerOptions {
     unsigned offload_min = 25;
 };
 
-// What the tasks share. It lives in main(), outside every task, because the loop frees the tasks'
-// frames in no particular order when it stops.
-struct Shared {
-    int clients = 0;  // handlers alive, for --max-clients
-    // The read buffer of every handler: what recv() puts there is copied into the framer before the
+// What every task shares. It lives in main(), outside every task, because the loop frees the
+// tasks' frames in no particular order when it stops.
+struct Context {
+    const Options& opts;
+    Loop& loop;
+    Workers& workers;  // with --workers 0 it has no threads and takes no request
+    int clients = 0;   // handlers alive, for --max-clients
+    // The read buffer of every handler: what recv() puts there is fed to the framer before the
     // next co_yield, so an idle connection's frame needs no buffer of its own.
-    std::array<char, 4096> scratch;
+    std::array<char, 4096> buf{};
 };
 
-Task fib_handler(Fd client, const Options& opts, Workers* workers, Shared& shared) {
-    struct Leave {  // in the frame: counts this client out however the task ends (even by an exception)
-        int& n;
-        ~Leave() { --n; }
-    } leave{shared.clients};
-    std::span<char> scratch = shared.scratch;
+// Counts a client out when its handler's frame is freed, however the task ends.
+struct Leave {
+    int& clients;
+    ~Leave() { --clients; }
+};
+
+// Step 1's fib_handler (common/handler.cpp), line for line, where it would block: it yields.
+Task fib_handler(Fd client, Context& ctx) {
+    Leave leave{ctx.clients};
+    const Options& opts = ctx.opts;
     protocol::LineFramer framer;
     std::string out;
+    std::array<char, 4096>& buf = ctx.buf;
     bool open = true;
     while (open) {
-        co_yield recv(client.get());
-        ssize_t n = ::recv(client.get(), scratch.data(), scratch.size(), 0);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (n < 0) break;  // reset: nobody to answer
-        framer.feed({scratch.data(), static_cast<std::size_t>(n)});
+        co_yield recv(client.get());                                   // wait until readable...
+        ssize_t n = ::recv(client.get(), buf.data(), buf.size(), 0);  // ...then read: never blocks
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;    // not readable after all
+        if (n < 0) break;  // reset by the client: nobody to answer
+        framer.feed({buf.data(), static_cast<std::size_t>(n)});
         if (n == 0) {  // the client is done sending; answer its last line, then close
             framer.end_input();
             open = false;
         }
         while (auto line = framer.next_line()) {
             protocol::Request req = protocol::parse_request(*line, opts.max_n);
-            if (!req.ok()) {
-                out += req.error;
-                continue;
-            }
-            std::uint64_t value;
-            if (workers != nullptr && req.n >= opts.offload_min) {
-                workers->submit(client.get(), req.n, &value);
+            if (req.ok() && ctx.workers.takes(req.n)) {  // the talk's fix: fib on a worker thread
+                std::uint64_t value;
+                ctx.workers.submit(client.get(), req.n, &value);
                 co_yield future(client.get());  // the loop serves others meanwhile
+                protocol::append_value(out, value);
             } else {
-                value = fib(req.n);  // everyone waits for this: the lesson of Step 3
+                protocol::append_reply(out, req);  // fib(n) right here: everyone waits for it
             }
-            protocol::append_value(out, value);
         }
         if (framer.too_long()) {
             out += protocol::kLineTooLong;
             open = false;
         }
-        // Send it all before reading more (back-pressure: a client that does not read stops
-        // being read, so `out` never holds more than the replies to one recv).
+        // send_all, yielding where it would block. Everything goes out before the next read
+        // (back-pressure: a client that does not read stops being read).
         for (std::size_t sent = 0; sent < out.size();) {
             ssize_t s = ::send(client.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
             if (s >= 0) {
@@ -87,11 +92,11 @@ Task fib_handler(Fd client, const Options& opts, Workers* workers, Shared& share
         }
         out.clear();
     }
-    ::shutdown(client.get(), SHUT_WR);
+    ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
     log_closed(opts);
 }
 
-Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers, Shared& shared) {
+Task fib_server(Fd sock, Context& ctx) {
     Acceptor acceptor(sock.get(), /*nonblocking=*/true);
     for (;;) {
         co_yield recv(sock.get());
@@ -100,32 +105,48 @@ Task fib_server(Loop& loop, Fd sock, const Options& opts, Workers* workers, Shar
             Fd client = acceptor.accept(&addr);
             if (!client && errno == EMFILE) continue;  // that one was refused; there may be more
             if (!client) break;                        // EAGAIN: the backlog is empty
-            if (shared.clients >= opts.max_clients) {
+            if (ctx.clients >= ctx.opts.max_clients) {
                 acceptor.refuse(std::move(client), "--max-clients reached");
                 continue;
             }
-            if (!loop.can_watch(client.get())) {
-                acceptor.refuse(std::move(client), std::string(loop.backend()) + " cannot watch descriptors past FD_SETSIZE");
+            if (!ctx.loop.can_watch(client.get())) {
+                acceptor.refuse(std::move(client), std::string(ctx.loop.backend()) + " cannot watch descriptors past FD_SETSIZE");
                 continue;
             }
-            log_connection(opts, addr);
-            ++shared.clients;  // now, not when the task first runs: several may be accepted in one batch
-            loop.spawn(fib_handler(std::move(client), opts, workers, shared));
+            log_connection(ctx.opts, addr);
+            ++ctx.clients;  // now, not when the task first runs: several may be accepted in one batch
+            ctx.loop.spawn(fib_handler(std::move(client), ctx));
         }
     }
 }
 
 // The talk's future_monitor: when a worker finishes, the task that waits for it becomes ready.
-Task future_monitor(Loop& loop, Workers& workers) {
+Task future_monitor(Context& ctx) {
     for (;;) {
-        co_yield recv(workers.notify_fd());
-        for (int what : workers.done()) loop.wake(what);
+        co_yield recv(ctx.workers.notify_fd());
+        for (int what : ctx.workers.done()) ctx.loop.wake(what);
     }
 }
 
-// SIGINT/SIGTERM make stop_fd() readable; then the loop ends and every task's frame is freed.
-Task stop_watcher(Loop& loop) {
-    co_yield recv(stop_fd());
+// SIGINT/SIGTERM, as a descriptor the loop waits on like any socket: the signals are blocked (in
+// this thread and every thread started after it) and a signalfd reports them.
+Fd open_stop_fd() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    Fd fd(::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd) {
+        std::perror("signalfd");
+        std::exit(1);
+    }
+    return fd;
+}
+
+// When the stop signal comes, the loop ends and every task's frame is freed.
+Task stop_watcher(int stop_fd, Loop& loop) {
+    co_yield recv(stop_fd);
     loop.stop();
 }
 
@@ -148,16 +169,16 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
+    fibs::Fd stop = open_stop_fd();  // before the readiness line and before any worker thread
     fibs::Fd sock = fibs::start_server(opts);
     fibs::set_nonblocking(sock.get());
-    Shared shared;  // declared before the loop: it outlives every task
     Loop loop(make_poller(opts.backend));
-    Workers workers(opts.workers);  // declared after the loop: stopped before the tasks are freed
-    Workers* pool = opts.workers > 0 ? &workers : nullptr;
+    Workers workers(opts.workers, opts.offload_min);  // stopped before the tasks are freed
+    Context ctx{opts, loop, workers};                 // outlives every task
 
-    loop.spawn(fib_server(loop, std::move(sock), opts, pool, shared));
-    loop.spawn(stop_watcher(loop));
-    if (pool != nullptr) loop.spawn(future_monitor(loop, workers));
+    loop.spawn(fib_server(std::move(sock), ctx));
+    loop.spawn(future_monitor(ctx));
+    loop.spawn(stop_watcher(stop.get(), loop));
     loop.run();
     fibs::log_always("Shutting down");
     return 0;

@@ -10,7 +10,8 @@
 
 namespace fibs::loop {
 
-Workers::Workers(int threads) : event_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+Workers::Workers(int threads, unsigned offload_min)
+    : event_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), offload_min_(offload_min) {
     if (!event_) throw std::system_error(errno, std::generic_category(), "eventfd");
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }

@@ -15,11 +15,14 @@ namespace fibs::loop {
 
 class Workers {
 public:
-    explicit Workers(int threads);
+    // `threads` may be 0: then the pool takes no request and fib runs in the loop, as in the article.
+    Workers(int threads, unsigned offload_min);
     ~Workers();  // drops queued jobs, waits for the running ones
     Workers(const Workers&) = delete;
     Workers& operator=(const Workers&) = delete;
 
+    // Should fib(n) run here rather than in the loop? (There are threads, and n is big enough.)
+    bool takes(unsigned n) const { return !threads_.empty() && n >= offload_min_; }
     // Computes fib(n) into *result on a worker; `what` is then reported by done().
     // *result must stay alive until then (it lives in the waiting task's frame).
     void submit(int what, unsigned n, std::uint64_t* result);
@@ -36,6 +39,7 @@ private:
     void work();
 
     Fd event_;
+    unsigned offload_min_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job> jobs_;

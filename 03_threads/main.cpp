@@ -1,15 +1,17 @@
 // Bonus step: one thread per connection. The accept loop is Step 1's; each client gets its own
-// thread running the same fib_handler, and the kernel's scheduler interleaves them (on every
-// core: unlike the article's Python threads, C++ threads run fib in parallel).
+// thread running the same fib_handler (common/handler.cpp), and the kernel's scheduler interleaves
+// them (on every core: unlike the article's Python threads, C++ threads run fib in parallel).
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <cerrno>
 #include <list>
+#include <mutex>
 #include <thread>
 
+#include "acceptor.hpp"
 #include "handler.hpp"
 #include "server.hpp"
 #include "stop.hpp"
@@ -26,18 +28,33 @@ struct Options : fibs::ServerOptions {
     std::size_t stack_kib = kDefaultStackKib;
 };
 
-// A client's thread and socket, owned by the accept loop: the socket stays open until the thread
-// is joined, so shutting it down to wake the thread is always safe. None is left behind.
+// A client's thread, and its socket while the client is served. The thread closes the socket as it
+// ends; the accept loop joins the thread later (reap), or shuts the socket down to wake the thread
+// when the server stops. The mutex keeps those two apart: the loop never shuts down a descriptor
+// the thread has closed (whose number the kernel may already have given to a new client).
 struct ClientThread {
-    fibs::Fd socket;
-    std::atomic<bool> finished{false};
+    std::mutex mu;
+    fibs::Fd socket;  // empty once the client has left
     std::thread thread;
+
+    void close() {
+        std::lock_guard lock(mu);
+        socket.reset();
+    }
+    bool finished() {
+        std::lock_guard lock(mu);
+        return !socket;
+    }
+    void wake() {  // a handler blocked in recv() reads end of input
+        std::lock_guard lock(mu);
+        if (socket) ::shutdown(socket.get(), SHUT_RDWR);
+    }
 };
 
 // Joins the threads whose client has left; returns how many are still serving.
 std::size_t reap(std::list<ClientThread>& clients) {
     for (auto it = clients.begin(); it != clients.end();) {
-        if (it->finished.load()) {
+        if (it->finished()) {
             it->thread.join();
             it = clients.erase(it);
         } else {
@@ -47,14 +64,31 @@ std::size_t reap(std::list<ClientThread>& clients) {
     return clients.size();
 }
 
+// Ctrl-C must interrupt the accept() in fib_server, so only that thread may take the signal: a
+// client thread starts with SIGINT and SIGTERM blocked (a new thread inherits its creator's mask).
+class StopSignalsBlocked {
+public:
+    StopSignalsBlocked() {
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        ::pthread_sigmask(SIG_BLOCK, &stop, &old_);
+    }
+    ~StopSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+private:
+    sigset_t old_;
+};
+
 void fib_server(const fibs::Fd& sock, const Options& opts) {
     std::list<ClientThread> clients;
     fibs::Acceptor acceptor(sock.get(), /*nonblocking=*/false);
-    while (fibs::wait_readable(sock.get())) {
-        std::size_t serving = reap(clients);  // first: it frees the sockets of clients that left
+    while (!fibs::stop_requested()) {
         std::string addr;
-        fibs::Fd client = acceptor.accept(&addr);
-        if (!client) continue;
+        fibs::Fd client = acceptor.accept(&addr);  // blocks until a client comes
+        if (!client) continue;  // EINTR (perhaps Ctrl-C), or refused
+        std::size_t serving = reap(clients);
         if (serving >= static_cast<std::size_t>(opts.max_clients)) {
             acceptor.refuse(std::move(client), "--max-clients reached");
             continue;
@@ -62,9 +96,10 @@ void fib_server(const fibs::Fd& sock, const Options& opts) {
         ClientThread& slot = clients.emplace_back();
         slot.socket = std::move(client);
         try {
+            StopSignalsBlocked for_the_new_thread;
             slot.thread = std::thread([&slot, &opts] {
-                fibs::fib_handler(slot.socket.get(), opts, fibs::StopBy::shutdown);
-                slot.finished = true;
+                fibs::fib_handler(slot.socket, opts);
+                slot.close();
             });
         } catch (const std::system_error& e) {  // out of threads or memory: this client only
             acceptor.refuse(std::move(slot.socket), std::string("cannot start a thread: ") + e.what());
@@ -73,8 +108,8 @@ void fib_server(const fibs::Fd& sock, const Options& opts) {
         }
         fibs::log_connection(opts, addr);
     }
-    // Stopping: wake every handler blocked in recv() (it reads end of input), then join it.
-    for (auto& c : clients) ::shutdown(c.socket.get(), SHUT_RDWR);
+    // Stopping: wake every handler still serving, then join every thread.
+    for (auto& c : clients) c.wake();
     for (auto& c : clients) c.thread.join();
 }
 
@@ -100,6 +135,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     set_thread_stack(opts.stack_kib);
+    fibs::stop_on_signals();  // before the readiness line: a SIGTERM right after it is handled
     fibs::Fd sock = fibs::start_server(opts);
     fib_server(sock, opts);
     fibs::log_always("Shutting down");

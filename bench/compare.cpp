@@ -25,12 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Server {
-    std::string label;  // "loop --workers 2"
-    std::string exe;
-    std::vector<std::string> args;
-};
-
 struct Setting {
     std::string scenario;  // "clients", "hol", "idle"
     std::string setting;   // "8", "0 idle"
@@ -38,7 +32,7 @@ struct Setting {
 };
 
 struct Measured {
-    Server server;
+    ServerKind server;
     Setting setting;
     LoadResult result;
 };
@@ -62,7 +56,7 @@ std::vector<std::pair<std::string, std::string>> machine_facts() {
 
 // Starts the server on a free port, runs one load against it, stops it. A fresh server per run, so
 // RSS and CPU belong to that run alone.
-LoadResult measure(const CompareConfig& cfg, const Server& server, LoadConfig load) {
+LoadResult measure(const CompareConfig& cfg, const ServerKind& server, LoadConfig load) {
     ServerProcess proc(cfg.bin_dir + "/" + server.exe, server.args);
     load.port = proc.port();
     load.server_pid = proc.pid();
@@ -148,18 +142,18 @@ int run_compare(const CompareConfig& cfg) {
         return l;
     };
 
-    const Server blocking{"blocking", "fib-blocking", {"--quiet"}};
-    const Server loop{"loop", "fib-loop", {"--quiet"}};
-    const Server loop_workers{"loop --workers 2", "fib-loop", {"--quiet", "--workers", "2"}};
-    const Server threads{"threads", "fib-threads", {"--quiet"}};
-    std::vector<Server> idle_servers;
+    const ServerKind blocking{"blocking", "fib-blocking", {"--quiet"}};
+    const ServerKind loop{"loop", "fib-loop", {"--quiet"}};
+    const ServerKind loop_workers{"loop --workers 2", "fib-loop", {"--quiet", "--workers", "2"}};
+    const ServerKind threads{"threads", "fib-threads", {"--quiet"}};
+    std::vector<ServerKind> idle_servers;
     for (const char* backend : {"select", "poll", "epoll"}) {  // past the default --max-clients 1024
         idle_servers.push_back(
             {std::string("loop ") + backend, "fib-loop", {"--quiet", "--backend", backend, "--max-clients", "10000"}});
     }
     idle_servers.push_back({"threads", "fib-threads", {"--quiet", "--max-clients", "10000"}});
 
-    std::vector<std::pair<Server, Setting>> plan;
+    std::vector<std::pair<ServerKind, Setting>> plan;
     for (const auto* s : {&blocking, &loop, &threads}) {
         for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), base(c)}});
     }
@@ -286,7 +280,7 @@ int run_compare(const CompareConfig& cfg) {
 
         write_plot_data(dir + "/idle.dat", all, "idle", idle_labels,
                         [](const Measured& m) { return std::pair{double(m.result.config.idle), m.result.server_cpu_per_reply_us()}; });
-        script = "set title 'Server CPU per reply vs idle connections'\nset xlabel 'idle connections'\n"
+        script = "set title 'ServerKind CPU per reply vs idle connections'\nset xlabel 'idle connections'\n"
                  "set ylabel 'CPU per reply (µs)'\nset yrange [0:*]\nplot ";
         for (std::size_t i = 0; i < idle_labels.size(); ++i) {
             script += (i ? ", " : "") + std::string("'") + dir + "/idle.dat' index " + std::to_string(i) +

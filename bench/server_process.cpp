@@ -1,7 +1,6 @@
 #include "server_process.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -60,38 +59,15 @@ std::optional<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(const std::string& exe, std::vector<std::string> args,
-                             std::chrono::milliseconds ready_timeout) {
-    args.push_back("--port");
-    args.push_back("0");
+Process::Process(const std::string& exe, const std::vector<std::string>& args) {
     auto [pid, out] = spawn_captured(exe, args);
     pid_ = pid;
     reader_ = std::thread([this, out] { read_output(out); });
-
-    const std::string ready = "Listening on ";
-    auto deadline = Clock::now() + ready_timeout;
-    std::unique_lock lock(mu_);
-    for (std::size_t seen = 0;;) {
-        for (; seen < lines_.size(); ++seen) {
-            auto at = lines_[seen].find(ready);
-            if (at == std::string::npos) continue;
-            auto colon = lines_[seen].rfind(':');
-            port_ = static_cast<std::uint16_t>(std::stoi(lines_[seen].substr(colon + 1)));
-            return;
-        }
-        if (output_closed_ || !changed_.wait_until(lock, deadline, [&] { return lines_.size() > seen || output_closed_; })) {
-            std::string said;
-            for (const auto& l : lines_) said += l + "\n";
-            lock.unlock();
-            stop(std::chrono::seconds(2));
-            throw std::runtime_error(exe + " did not become ready; it printed:\n" + said);
-        }
-    }
 }
 
-ServerProcess::~ServerProcess() { stop(); }
+Process::~Process() { stop(); }
 
-void ServerProcess::read_output(int fd) {
+void Process::read_output(int fd) {
     std::string partial;
     char buf[4096];
     for (;;) {
@@ -113,7 +89,7 @@ void ServerProcess::read_output(int fd) {
     changed_.notify_all();
 }
 
-std::optional<std::size_t> ServerProcess::wait_for_line(const std::string& text, std::chrono::milliseconds timeout,
+std::optional<std::size_t> Process::wait_for_line(const std::string& text, std::chrono::milliseconds timeout,
                                                         std::size_t from) {
     auto deadline = Clock::now() + timeout;
     std::unique_lock lock(mu_);
@@ -128,18 +104,18 @@ std::optional<std::size_t> ServerProcess::wait_for_line(const std::string& text,
     }
 }
 
-std::vector<std::string> ServerProcess::lines() {
+std::vector<std::string> Process::lines() {
     std::lock_guard lock(mu_);
     return lines_;
 }
 
-std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
+std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
     if (!status_ && pid_ > 0) status_ = wait_pid(pid_, timeout);
     if (status_ && reader_.joinable()) reader_.join();
     return status_;
 }
 
-int ServerProcess::stop(std::chrono::milliseconds timeout) {
+int Process::stop(std::chrono::milliseconds timeout) {
     if (!status_ && pid_ > 0) {
         ::kill(pid_, SIGTERM);
         status_ = wait_pid(pid_, timeout);
@@ -152,25 +128,31 @@ int ServerProcess::stop(std::chrono::milliseconds timeout) {
     return status_.value_or(-1);
 }
 
-Finished run_to_end(const std::string& exe, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-    auto [pid, out] = spawn_captured(exe, args);
-    std::string output;
-    auto deadline = Clock::now() + timeout;
-    char buf[4096];
-    for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        pollfd p{out, POLLIN, 0};
-        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) {
-            ::kill(pid, SIGKILL);
-            break;
-        }
-        ssize_t n = ::read(out, buf, sizeof buf);
-        if (n <= 0) break;
-        output.append(buf, static_cast<std::size_t>(n));
+namespace {
+
+std::vector<std::string> on_port_zero(std::vector<std::string> args) {
+    args.push_back("--port");
+    args.push_back("0");
+    return args;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(const std::string& exe, const std::vector<std::string>& args,
+                             std::chrono::milliseconds ready_timeout)
+    : Process(exe, on_port_zero(args)) {
+    auto at = wait_for_line("Listening on ", ready_timeout);
+    if (!at) {
+        std::string said;
+        for (const auto& l : lines()) said += l + "\n";
+        stop(std::chrono::seconds(2));
+        throw std::runtime_error(exe + " did not become ready; it printed:\n" + said);
     }
-    ::close(out);
-    auto code = wait_pid(pid, std::chrono::seconds(5));
-    return {code.value_or(-1), output};
+    // "Listening on 127.0.0.1:40123", perhaps with more after the address
+    std::string line = lines()[*at];
+    std::string address = line.substr(line.find("Listening on ") + 13);
+    address = address.substr(0, address.find(' '));
+    port_ = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
 }
 
 std::string self_dir() {

@@ -1,10 +1,11 @@
-// Starts a server executable as a child process on --port 0, waits for its readiness line
-// ("Listening on HOST:PORT") and stops it again. Used by `fib-bench compare` and by the tests.
+// Child processes for `fib-bench compare` (and the tests): a program with its output captured line
+// by line, and a server started on --port 0 that is ready once it has printed "Listening on H:P".
 #pragma once
 #include <sys/types.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -13,21 +14,26 @@
 
 namespace fibs {
 
-class ServerProcess {
+// A server to start: which executable in <build dir>/bin, with which flags, and a label for
+// tables and test names ("loop --workers 2", "loop_workers").
+struct ServerKind {
+    std::string label;
+    std::string exe;
+    std::vector<std::string> args;
+};
+
+// Runs `exe args...` with stdout and stderr captured into lines.
+class Process {
 public:
-    // Runs `exe args... --port 0` with stdout and stderr captured. Throws std::runtime_error with
-    // what the process printed if it exits or stays silent for `ready_timeout`.
-    ServerProcess(const std::string& exe, std::vector<std::string> args,
-                  std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
-    ~ServerProcess();  // stop(), if still running
-    ServerProcess(const ServerProcess&) = delete;
-    ServerProcess& operator=(const ServerProcess&) = delete;
+    Process(const std::string& exe, const std::vector<std::string>& args);
+    ~Process();  // stop(), if still running
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
 
     pid_t pid() const { return pid_; }
-    std::uint16_t port() const { return port_; }
 
-    // Waits until the output has a line containing `text` (counting lines already seen, from the
-    // `from`-th line on). Returns its index, or nullopt after `timeout`.
+    // Waits until the output has a line containing `text` (from the `from`-th line on). Returns its
+    // index, or nullopt after `timeout` or once the output has ended without it.
     std::optional<std::size_t> wait_for_line(const std::string& text, std::chrono::milliseconds timeout,
                                              std::size_t from = 0);
     std::vector<std::string> lines();
@@ -41,7 +47,6 @@ private:
     void read_output(int fd);
 
     pid_t pid_ = -1;
-    std::uint16_t port_ = 0;
     std::optional<int> status_;
     std::mutex mu_;
     std::condition_variable changed_;
@@ -50,14 +55,17 @@ private:
     std::thread reader_;
 };
 
-// Runs a command to its end (bounded by `timeout`, then SIGKILL) and returns its exit code and
-// combined output. For one-shot cases such as "port already in use".
-struct Finished {
-    int code;
-    std::string output;
+class ServerProcess : public Process {
+public:
+    // Runs `exe args... --port 0` and waits for its readiness line. Throws std::runtime_error with
+    // what the process printed if it exits or stays silent for `ready_timeout`.
+    ServerProcess(const std::string& exe, const std::vector<std::string>& args,
+                  std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
+    std::uint16_t port() const { return port_; }
+
+private:
+    std::uint16_t port_ = 0;
 };
-Finished run_to_end(const std::string& exe, const std::vector<std::string>& args,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // The directory of the running executable: fib-bench finds the servers beside itself.
 std::string self_dir();

@@ -8,9 +8,9 @@ namespace fibs {
 inline constexpr unsigned kMaxFibN = 92;
 
 // The article's naive recursion, kept on purpose: it is the slow, CPU-bound work the lesson needs.
-// A release build here does fib(35) in ~10 ms, fib(40) in ~0.1 s and fib(45) in ~1 s (see
-// docs/protocol.md). One deliberate difference: the article returns 1 for every n <= 2, so its
-// fib(0) is 1; ours is the standard fib(0) = 0.
+// One deliberate difference: the article returns 1 for every n <= 2, so its fib(0) is 1; ours is
+// the standard fib(0) = 0. What it costs for each n, measured: docs/protocol.md, "What fib(n)
+// costs".
 std::uint64_t fib(unsigned n);
 
 }  // namespace fibs

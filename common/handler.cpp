@@ -1,30 +1,38 @@
 #include "handler.hpp"
 
+#include <sys/socket.h>
+
+#include <array>
 #include <cerrno>
 
+#include "net.hpp"
 #include "stop.hpp"
 
 namespace fibs {
 
-void fib_handler(int client, const ServerOptions& opts, StopBy stop_by) {
+void fib_handler(const Fd& client, const ServerOptions& opts) {
     protocol::LineFramer framer;
     std::string out;
-    char buf[4096];
-    for (;;) {
-        if (stop_by == StopBy::polling && !wait_readable(client)) break;  // the server is stopping
-        ssize_t n = ::recv(client, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR) continue;
+    std::array<char, 4096> buf;
+    bool open = true;
+    while (open && !stop_requested()) {
+        ssize_t n = ::recv(client.get(), buf.data(), buf.size(), 0);  // blocks until the client sends
+        if (n < 0 && errno == EINTR) continue;           // a signal: perhaps Ctrl-C
         if (n < 0) break;  // reset by the client: nobody to answer
-        bool eof = n == 0;
-        framer.feed({buf, static_cast<std::size_t>(n)});
-        if (eof) framer.end_input();
+        framer.feed({buf.data(), static_cast<std::size_t>(n)});
+        if (n == 0) {  // the client is done sending; answer its last line, then close
+            framer.end_input();
+            open = false;
+        }
         while (auto line = framer.next_line()) protocol::append_reply(out, *line, opts.max_n);
-        if (framer.too_long()) out += protocol::kLineTooLong;
-        if (!send_all(client, out)) break;
+        if (framer.too_long()) {
+            out += protocol::kLineTooLong;
+            open = false;
+        }
+        if (!send_all(client.get(), out)) break;  // reset or broken pipe
         out.clear();
-        if (eof || framer.too_long()) break;
     }
-    ::shutdown(client, SHUT_WR);  // replies already sent go out before the close
+    ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
     log_closed(opts);
 }
 

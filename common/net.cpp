@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
@@ -10,6 +9,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <stdexcept>
 #include <system_error>
 
 namespace fibs {
@@ -19,40 +19,30 @@ void Fd::reset(int fd) {
     fd_ = fd;
 }
 
-namespace {
-
 std::string host_port(const std::string& host, std::uint16_t port) {
     bool v6 = host.find(':') != std::string::npos;
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-[[noreturn]] void fail(int err, const std::string& what) {
-    throw std::system_error(err, std::generic_category(), what);
+Addresses::Addresses(const std::string& host, std::uint16_t port, bool passive, const std::string& what) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list_);
+    if (rc != 0) throw std::runtime_error(what + ": " + ::gai_strerror(rc));
 }
 
-struct AddrInfo {
-    addrinfo* list = nullptr;
-    AddrInfo(const std::string& host, std::uint16_t port, int flags, const std::string& what) {
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = flags;
-        std::string service = std::to_string(port);
-        int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
-        if (rc != 0) {
-            throw std::runtime_error(what + ": " + ::gai_strerror(rc));
-        }
-    }
-    ~AddrInfo() { ::freeaddrinfo(list); }
-};
-
-}  // namespace
+Addresses::~Addresses() {
+    if (list_ != nullptr) ::freeaddrinfo(list_);
+}
 
 Fd listen_on(const std::string& host, std::uint16_t port, int backlog) {
     const std::string what = "cannot listen on " + host_port(host, port);
-    AddrInfo ai(host, port, AI_PASSIVE, what);
+    Addresses addresses(host, port, /*passive=*/true, what);
     int err = EADDRNOTAVAIL;
-    for (addrinfo* a = ai.list; a != nullptr; a = a->ai_next) {
+    for (const addrinfo* a = addresses.first(); a != nullptr; a = a->ai_next) {
         Fd sock(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
         if (!sock) {
             err = errno;
@@ -65,19 +55,7 @@ Fd listen_on(const std::string& host, std::uint16_t port, int backlog) {
         }
         err = errno;
     }
-    fail(err, what);
-}
-
-Fd connect_to(const std::string& host, std::uint16_t port) {
-    const std::string what = "cannot connect to " + host_port(host, port);
-    AddrInfo ai(host, port, 0, what);
-    int err = ECONNREFUSED;
-    for (addrinfo* a = ai.list; a != nullptr; a = a->ai_next) {
-        Fd sock(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
-        if (sock && ::connect(sock.get(), a->ai_addr, a->ai_addrlen) == 0) return sock;
-        err = errno;
-    }
-    fail(err, what);
+    throw std::system_error(err, std::generic_category(), what);
 }
 
 std::string format_address(const sockaddr* addr) {
@@ -100,14 +78,6 @@ std::string local_address(int fd) {
     socklen_t len = sizeof ss;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
     return format_address(reinterpret_cast<sockaddr*>(&ss));
-}
-
-std::uint16_t local_port(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
 Fd accept_client(int listener, std::string* peer, bool nonblocking) {

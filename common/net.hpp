@@ -1,6 +1,7 @@
 // Socket helpers: the dull parts every server and client needs, so each server file holds only
 // its concurrency model.
 #pragma once
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -27,23 +28,35 @@ public:
     int get() const { return fd_; }
     explicit operator bool() const { return fd_ >= 0; }
     void reset(int fd = -1);
-    int release() { return std::exchange(fd_, -1); }
 
 private:
     int fd_ = -1;
 };
 
+// The TCP addresses of host:port (getaddrinfo), freed when it goes out of scope. `passive`: for
+// bind(). Throws std::runtime_error whose what() reads "<what>: <reason>".
+class Addresses {
+public:
+    Addresses(const std::string& host, std::uint16_t port, bool passive, const std::string& what);
+    ~Addresses();
+    Addresses(const Addresses&) = delete;
+    Addresses& operator=(const Addresses&) = delete;
+    const addrinfo* first() const { return list_; }  // follow ai_next for the others
+
+private:
+    addrinfo* list_ = nullptr;
+};
+
+// "127.0.0.1:25000", "[::1]:25000".
+std::string host_port(const std::string& host, std::uint16_t port);
+
 // Listens on host:port with SO_REUSEADDR. Throws std::system_error whose what() reads
 // "cannot listen on 127.0.0.1:25000: Address already in use".
 Fd listen_on(const std::string& host, std::uint16_t port, int backlog = 1024);
 
-// Connects (blocking) to host:port. Throws std::system_error on failure.
-Fd connect_to(const std::string& host, std::uint16_t port);
-
 // "127.0.0.1:54321" ("[::1]:54321" for IPv6).
 std::string format_address(const sockaddr* addr);
 std::string local_address(int fd);  // of a bound socket: the real port for --port 0
-std::uint16_t local_port(int fd);
 
 // Accepts one client, non-blocking when asked. Returns an empty Fd and leaves errno set on failure.
 Fd accept_client(int listener, std::string* peer, bool nonblocking = false);

@@ -90,8 +90,7 @@ void append_value(std::string& out, std::uint64_t value) {
     out += '\n';
 }
 
-void append_reply(std::string& out, std::string_view line, unsigned max_n) {
-    Request req = parse_request(line, max_n);
+void append_reply(std::string& out, const Request& req) {
     if (req.ok()) {
         append_value(out, fib(req.n));
     } else {
@@ -99,10 +98,8 @@ void append_reply(std::string& out, std::string_view line, unsigned max_n) {
     }
 }
 
-std::string reply_to(std::string_view line, unsigned max_n) {
-    std::string out;
-    append_reply(out, line, max_n);
-    return out;
+void append_reply(std::string& out, std::string_view line, unsigned max_n) {
+    append_reply(out, parse_request(line, max_n));
 }
 
 }  // namespace fibs::protocol

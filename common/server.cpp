@@ -1,6 +1,5 @@
 #include "server.hpp"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -9,7 +8,6 @@
 #include <exception>
 
 #include "fib.hpp"
-#include "stop.hpp"
 
 namespace fibs {
 
@@ -19,9 +17,8 @@ void add_server_options(CLI::App& app, ServerOptions& opts) {
     app.add_option("--port", opts.port, "TCP port; 0 picks a free port and prints it")->capture_default_str();
     app.add_flag("--quiet", opts.quiet, "Do not print a line per connection");
     app.add_option("--max-n", opts.max_n,
-                   "Largest n accepted (0..92; fib(93) overflows 64 bits). The naive recursion costs 1.6 "
-                   "times more per step: in a release build fib(40) takes about 0.1 s, fib(50) about "
-                   "10 s, and past about 55 one request takes minutes. 40 keeps one request short")
+                   "Largest n accepted (0..92; fib(93) overflows 64 bits). Each step up costs 1.6 times "
+                   "more; docs/protocol.md says what each n costs")
         ->check(CLI::Range(0u, kMaxFibN))
         ->capture_default_str();
     app.add_option("--max-clients", opts.max_clients,
@@ -34,7 +31,6 @@ Fd start_server(const ServerOptions& opts) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     ignore_sigpipe();
     raise_fd_limit();
-    block_stop_signals();
     try {
         Fd sock = listen_on(opts.host, opts.port);
         std::printf("Listening on %s\n", local_address(sock.get()).c_str());
@@ -55,35 +51,6 @@ void log_closed(const ServerOptions& opts) {
 
 void log_always(std::string_view message) {
     std::printf("%.*s\n", static_cast<int>(message.size()), message.data());
-}
-
-namespace {
-Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
-}  // namespace
-
-Acceptor::Acceptor(int listener, bool nonblocking) : listener_(listener), nonblocking_(nonblocking), spare_(open_spare()) {}
-
-Fd Acceptor::accept(std::string* addr) {
-    Fd client = accept_client(listener_, addr, nonblocking_);
-    if (client || (errno != EMFILE && errno != ENFILE) || !spare_) return client;
-    spare_.reset();  // room for exactly one more
-    Fd refused = accept_client(listener_, nullptr, true);
-    int err = refused ? EMFILE : errno;  // EAGAIN: nobody was waiting after all
-    refuse(std::move(refused), "out of file descriptors");
-    spare_ = open_spare();
-    errno = err;
-    return Fd();
-}
-
-void Acceptor::refuse(Fd client, std::string_view why) {
-    if (said_.find(why) == std::string::npos) {
-        said_ += why;
-        log_always("refusing clients: " + std::string(why));
-    }
-    if (client) {
-        [[maybe_unused]] ssize_t n =
-            ::send(client.get(), protocol::kServerFull.data(), protocol::kServerFull.size(), MSG_NOSIGNAL);
-    }
 }
 
 }  // namespace fibs

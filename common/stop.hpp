@@ -1,17 +1,18 @@
-// A clean stop on SIGINT/SIGTERM, seen by every thread and every loop the same way.
+// A clean stop on Ctrl-C (SIGINT) and SIGTERM for the servers that block in accept() and recv().
 #pragma once
 
 namespace fibs {
 
-// Blocks SIGINT and SIGTERM and opens a signalfd for them. Call it before starting any thread
-// (threads inherit the blocked mask). Nobody ever reads the signalfd, so once a stop signal has
-// arrived, stop_fd() polls readable in every thread for good.
-void block_stop_signals();
+// Installs a handler for SIGINT and SIGTERM that only sets a flag. It is installed without
+// SA_RESTART: a blocked accept() or recv() then returns -1 with errno EINTR instead of going on
+// waiting, so the caller gets back to its loop and sees stop_requested().
+//
+// One gap is left on purpose: a signal that lands after the check and before the call is noticed
+// only at the next return (closing that gap is what ppoll and signalfd are for; Step 3 uses the
+// latter). So the handler is one-shot: a second Ctrl-C always ends the process.
+void stop_on_signals();
 
-// Watch it beside your sockets.
-int stop_fd();
-
-// Blocks until fd is readable (or has hung up) or a stop was requested. False means: stop.
-bool wait_readable(int fd);
+// True once SIGINT or SIGTERM has arrived.
+bool stop_requested();
 
 }  // namespace fibs

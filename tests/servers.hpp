@@ -10,15 +10,11 @@
 #include "server_process.hpp"
 #include "support.hpp"
 
+namespace fibs {
+inline void PrintTo(const ServerKind& kind, std::ostream* os) { *os << kind.label; }  // found by ADL
+}  // namespace fibs
+
 namespace fibs::test {
-
-struct ServerKind {
-    std::string label;  // test name suffix
-    std::string exe;    // executable in <build dir>/bin
-    std::vector<std::string> args;
-};
-
-inline void PrintTo(const ServerKind& kind, std::ostream* os) { *os << kind.label; }
 
 // Every server model (and every loop backend). Grows as the steps land.
 std::vector<ServerKind> all_servers();

@@ -1,10 +1,15 @@
 #include "support.hpp"
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <stdexcept>
+#include <system_error>
+
+#include "protocol.hpp"
+#include "server_process.hpp"
 
 #ifndef FIBS_BIN_DIR
 #error "FIBS_BIN_DIR must name <build dir>/bin"
@@ -14,10 +19,39 @@ namespace fibs::test {
 
 std::string bin(const std::string& name) { return std::string(FIBS_BIN_DIR) + "/" + name; }
 
-std::string fib_text(unsigned n) {
-    std::uint64_t a = 0, b = 1;
-    for (unsigned i = 0; i < n; ++i) b = std::exchange(a, b) + b;
-    return std::to_string(a);
+Fd connect_to(const std::string& host, std::uint16_t port) {
+    const std::string what = "cannot connect to " + host_port(host, port);
+    Addresses addresses(host, port, /*passive=*/false, what);
+    int err = ECONNREFUSED;
+    for (const addrinfo* a = addresses.first(); a != nullptr; a = a->ai_next) {
+        Fd sock(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+        if (sock && ::connect(sock.get(), a->ai_addr, a->ai_addrlen) == 0) return sock;
+        err = errno;
+    }
+    throw std::system_error(err, std::generic_category(), what);
+}
+
+std::uint16_t local_port(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+std::string reply_to(std::string_view line, unsigned max_n) {
+    std::string out;
+    protocol::append_reply(out, line, max_n);
+    return out;
+}
+
+Finished run_to_end(const std::string& exe, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+    Process process(exe, args);
+    auto code = process.wait_exit(timeout);
+    if (!code) code = process.stop(std::chrono::seconds(0));  // ran too long: killed
+    std::string output;
+    for (const auto& line : process.lines()) output += line + "\n";
+    return {*code, output};
 }
 
 Client::Client(std::uint16_t port) : fd_(connect_to("127.0.0.1", port)) {}

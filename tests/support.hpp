@@ -1,11 +1,14 @@
-// Test helpers: a line client with timeouts, and where the built programs are.
+// Test helpers: a line client with timeouts, where the built programs are, and what only tests
+// need from sockets and processes.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "answer_key.hpp"
 #include "net.hpp"
 
 namespace fibs::test {
@@ -15,8 +18,22 @@ using namespace std::chrono_literals;
 // <build dir>/bin/<name>
 std::string bin(const std::string& name);
 
-// fib(n) in decimal, computed by iteration: an answer key independent of the servers' recursion.
-std::string fib_text(unsigned n);
+// Connects (blocking) to host:port. Throws std::system_error on failure.
+Fd connect_to(const std::string& host, std::uint16_t port);
+// The port a socket is bound to.
+std::uint16_t local_port(int fd);
+
+// The whole reply a server sends to one line (protocol::append_reply into a fresh string).
+std::string reply_to(std::string_view line, unsigned max_n);
+
+// Runs a command to its end (bounded by `timeout`, then SIGKILL) and returns its exit code and
+// combined output. For one-shot cases such as "port already in use".
+struct Finished {
+    int code;
+    std::string output;
+};
+Finished run_to_end(const std::string& exe, const std::vector<std::string>& args,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // A blocking client for 127.0.0.1 with bounded waits on every read.
 class Client {

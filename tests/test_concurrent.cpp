@@ -20,7 +20,7 @@ TEST_P(ConcurrentServer, FiftyClientsConnectedAtOnceAreAllAnswered) {
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < 50; ++i) clients.push_back(std::make_unique<Client>(server->port()));
     for (int i = 0; i < 50; ++i) clients[i]->send(std::to_string(i % 30) + "\n");
-    for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), fib_text(i % 30)) << "client " << i;
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), expected_reply(i % 30)) << "client " << i;
     // All still connected: each answers again.
     for (int i = 0; i < 50; ++i) clients[i]->send("10\n");
     for (int i = 0; i < 50; ++i) EXPECT_EQ(clients[i]->read_line(), "55") << "client " << i;
@@ -59,24 +59,22 @@ TEST_P(ConcurrentServer, AClientThatNeverReadsDoesNotStopOthers) {
 
 INSTANTIATE_TEST_SUITE_P(All, ConcurrentServer, testing::ValuesIn(concurrent_servers()), label_of);
 
-// Ordering, not timing: which of two replies comes first. fib(45) takes about a second, far longer
+// Ordering, not timing: which of two replies comes first. fib(45) takes seconds (docs/protocol.md), far longer
 // than the pause between the two requests.
 struct OrderCase {
-    std::string label;
-    std::string exe;
-    std::vector<std::string> args;
+    ServerKind server;
     bool short_first;  // is fib(1) on another connection answered before fib(45)?
 };
 
-void PrintTo(const OrderCase& c, std::ostream* os) { *os << c.label; }
+void PrintTo(const OrderCase& c, std::ostream* os) { *os << c.server.label; }
 
 class Ordering : public testing::TestWithParam<OrderCase> {};
 
 TEST_P(Ordering, ShortRequestBesideASlowOne) {
     const OrderCase& c = GetParam();
-    std::vector<std::string> args = c.args;
+    std::vector<std::string> args = c.server.args;
     args.insert(args.end(), {"--max-n", "45"});
-    ServerProcess server(bin(c.exe), args);
+    ServerProcess server(bin(c.server.exe), args);
     Client slow(server.port()), quick(server.port());
     slow.send("45\n");
     std::this_thread::sleep_for(50ms);  // a pause so fib(45) is read first, not a wait for readiness
@@ -91,14 +89,14 @@ TEST_P(Ordering, ShortRequestBesideASlowOne) {
 
 std::vector<OrderCase> order_cases() {
     return {
-        {"loop_inline", "fib-loop", {"--quiet"}, false},
-        {"loop_workers", "fib-loop", {"--quiet", "--workers", "2"}, true},
-        {"threads", "fib-threads", {"--quiet"}, true},
+        {{"loop_inline", "fib-loop", {"--quiet"}}, false},
+        {{"loop_workers", "fib-loop", {"--quiet", "--workers", "2"}}, true},
+        {{"threads", "fib-threads", {"--quiet"}}, true},
     };
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Ordering, testing::ValuesIn(order_cases()),
-                         [](const testing::TestParamInfo<OrderCase>& i) { return i.param.label; });
+                         [](const testing::TestParamInfo<OrderCase>& i) { return i.param.server.label; });
 
 // select cannot watch a descriptor at or above FD_SETSIZE: such a client is told and closed.
 TEST(LoopSelect, PastFdSetsizeClientsGetServerFull) {

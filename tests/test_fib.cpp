@@ -1,15 +1,15 @@
 #include <gtest/gtest.h>
 
+#include "answer_key.hpp"
 #include "fib.hpp"
 
-TEST(Fib, MatchesAnIterativeReferenceFrom0To40) {
-    std::uint64_t a = 0, b = 1;  // fib(n), fib(n + 1)
-    for (unsigned n = 0; n <= 40; ++n) {
-        EXPECT_EQ(fibs::fib(n), a) << "n = " << n;
-        std::uint64_t next = a + b;
-        a = b;
-        b = next;
-    }
+TEST(Fib, MatchesTheAnswerKeyFrom0To40) {
+    for (unsigned n = 0; n <= 40; ++n) EXPECT_EQ(fibs::fib(n), fibs::expected_fib(n)) << "n = " << n;
+}
+
+TEST(Fib, AnswerKeyKnowsTheLastOneThatFits) {
+    EXPECT_EQ(fibs::expected_fib(10), 55u);
+    EXPECT_EQ(fibs::expected_fib(fibs::kMaxFibN), 7540113804746346429u);  // fib(92)
 }
 
 TEST(Fib, StandardStartUnlikeTheArticle) {

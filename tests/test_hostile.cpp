@@ -81,7 +81,7 @@ TEST_P(EveryServer, TenThousandRequestsInOneWriteAnsweredInOrder) {
     int in_order = 0;
     for (int i = 0; i < 10000; ++i) {
         auto line = c.read_line(10s);
-        if (line != fib_text(static_cast<unsigned>(i % 25))) {
+        if (line != expected_reply(static_cast<unsigned>(i % 25))) {
             ADD_FAILURE() << "reply " << i << " is " << line.value_or("<none>");
             break;
         }

@@ -121,7 +121,7 @@ TEST(Poller, SelectRefusesDescriptorsPastFdSetsize) {
 }
 
 TEST(Workers, ResultArrivesThroughTheEventfd) {
-    Workers pool(2);
+    Workers pool(2, 0);
     std::uint64_t a = 0, b = 0;
     pool.submit(7, 20, &a);
     pool.submit(9, 10, &b);

@@ -4,9 +4,10 @@
 #include <vector>
 
 #include "protocol.hpp"
+#include "support.hpp"
 
 using fibs::protocol::LineFramer;
-using fibs::protocol::reply_to;
+using fibs::test::reply_to;
 
 namespace {
 

@@ -67,6 +67,7 @@ TEST_P(EveryServer, OverlongLineIsRefusedAndClosed) {
 }
 
 TEST_P(EveryServer, ClientResetMidRequestDoesNotHurtTheServer) {
+    // The assertions are in TearDown: a fresh client is still served, SIGTERM still exits 0.
     {
         Client c(server->port());
         c.send("12");
@@ -75,6 +76,7 @@ TEST_P(EveryServer, ClientResetMidRequestDoesNotHurtTheServer) {
 }
 
 TEST_P(EveryServer, ClientThatLeavesBeforeReadingItsAnswer) {
+    // The assertions are in TearDown: a fresh client is still served, SIGTERM still exits 0.
     {
         Client c(server->port());
         c.send("25\n25\n25\n");
@@ -107,6 +109,32 @@ TEST_P(EveryServer, SigtermWithAClientConnectedExitsZero) {
     EXPECT_EQ(c.read_line(), "55");
     EXPECT_EQ(server->stop(), 0) << dump(*server);
     EXPECT_TRUE(server->wait_for_line("Shutting down", 1s));
+    server.reset();
+}
+
+// Ctrl-C and SIGTERM, with nobody connected and with a client connected and idle: "Shutting down",
+// exit code 0. (The blocking server waits in accept() or recv() then: the signal interrupts it.)
+void expect_clean_stop(ServerProcess& server, int sig) {
+    ::kill(server.pid(), sig);
+    EXPECT_EQ(server.wait_exit(10s), 0) << dump(server);
+    EXPECT_TRUE(server.wait_for_line("Shutting down", 1s)) << dump(server);
+}
+
+TEST_P(EveryServer, CtrlCWithNobodyConnectedExitsZero) {
+    expect_clean_stop(*server, SIGINT);
+    server.reset();
+}
+
+TEST_P(EveryServer, CtrlCWithAnIdleClientExitsZero) {
+    Client c(server->port());
+    c.send("10\n");
+    EXPECT_EQ(c.read_line(), "55");
+    expect_clean_stop(*server, SIGINT);
+    server.reset();
+}
+
+TEST_P(EveryServer, SigtermWithNobodyConnectedExitsZero) {
+    expect_clean_stop(*server, SIGTERM);
     server.reset();
 }
 

@@ -1,0 +1,274 @@
+#include "connections.hpp"
+
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+
+namespace fibs::bench {
+
+void Worker::run() {
+        // Timers may fire up to 50 µs late by default (timer slack); open-loop sends need better.
+        ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+        connect_all();
+        tl_.connected.count_down();
+        tl_.go.wait();
+        start_sending();
+        loop();
+        for (auto& c : conns_) c->fd.reset();
+    }
+
+// Non-blocking connects, at most kBatch in flight, so no listen backlog overflows.
+void Worker::connect_all() {
+    constexpr std::size_t kBatch = 128;
+    const addrinfo* ai = nullptr;
+    std::unique_ptr<Addresses> addresses;
+    try {
+        addresses = std::make_unique<Addresses>(cfg_.host, cfg_.port, /*passive=*/false, "cannot resolve");
+        ai = addresses->first();
+    } catch (const std::exception&) {
+    }
+    if (ai == nullptr) {
+        connect_failed = static_cast<int>(conns_.size());
+        return;
+    }
+    auto deadline = now_ns() + static_cast<std::int64_t>(cfg_.timeout_s * 1e9);
+    std::size_t next = 0, in_flight = 0;
+    std::vector<epoll_event> events(kBatch);
+    while ((next < conns_.size() || in_flight > 0) && now_ns() < deadline) {
+        for (; next < conns_.size() && in_flight < kBatch; ++next) {
+            Conn& c = *conns_[next];
+            c.fd.reset(::socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+            set_nodelay(c.fd.get());
+            if (::connect(c.fd.get(), ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+                watch(c, EPOLLOUT, EPOLL_CTL_ADD);
+                ++in_flight;
+            } else {
+                (errno == ECONNREFUSED ? refused : connect_failed)++;
+                c.fd.reset();
+            }
+        }
+        int n = ::epoll_wait(ep_.get(), events.data(), static_cast<int>(events.size()), 100);
+        for (int i = 0; i < n; ++i) {
+            Conn& c = *static_cast<Conn*>(events[i].data.ptr);
+            int err = 0;
+            socklen_t len = sizeof err;
+            ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+            --in_flight;
+            if (err == 0) {
+                c.open = true;
+                ++established;
+                if (c.kind != Kind::idle) tl_.busy.fetch_add(1);  // before any thread can drop one
+                watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+            } else {
+                (err == ECONNREFUSED ? refused : connect_failed)++;
+                c.fd.reset();
+            }
+        }
+    }
+    for (auto& c : conns_) {
+        if (c->fd && !c->open) {  // still connecting at the deadline
+            ++connect_timeout;
+            c->fd.reset();
+        }
+    }
+    connect_timeout += static_cast<int>(conns_.size() - next);
+}
+
+void Worker::start_sending() {
+    std::int64_t start = tl_.start.load();
+    for (auto& c : conns_) {
+        if (!c->open) continue;
+        if (c->kind == Kind::idle) continue;
+        ++stats_of(*c).clients;
+        if (c->kind == Kind::hog) {
+            send_requests(*c, 1, start);
+        } else if (c->kind == Kind::main) {
+            if (cfg_.rate > 0) {
+                c->next_due += start;
+            } else {
+                send_requests(*c, cfg_.pipeline, start);
+            }
+        }
+    }
+}
+
+void Worker::send_requests(Conn& c, int count, std::int64_t intended) {
+    std::int64_t now = now_ns();
+    for (int i = 0; i < count; ++i) {
+        c.out.append(c.request);
+        c.pending.push_back({intended == 0 ? now : intended, now});
+    }
+    flush(c);
+}
+
+void Worker::flush(Conn& c) {
+    while (c.out_off < c.out.size()) {
+        ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c.out_off += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c.want_write) watch(c, EPOLLIN | EPOLLRDHUP | EPOLLOUT, EPOLL_CTL_MOD);
+            c.want_write = true;
+            return;
+        }
+        drop(c, &Errors::reset);
+        return;
+    }
+    c.out.clear();
+    c.out_off = 0;
+    if (c.want_write) watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+    c.want_write = false;
+}
+
+void Worker::drop(Conn& c, std::uint64_t Errors::*counter) {
+    if (!c.open) return;
+    c.open = false;
+    c.fd.reset();
+    c.pending.clear();
+    if (!tl_.stop.load(std::memory_order_relaxed)) {  // once the run is over, a close is no error
+        if (c.kind == Kind::idle) counter = &Errors::idle_closed;
+        ++(errors.*counter);
+        if (c.kind != Kind::idle) progress_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    // The last connection that sends requests is gone: nothing is left to measure, so the run
+    // ends (without this a --requests run against a dead server would never end).
+    if (c.kind != Kind::idle && tl_.busy.fetch_sub(1) == 1 && !tl_.stop.load()) {
+        tl_.window_end.store(std::min(tl_.window_end.load(), now_ns()));
+        tl_.stop.store(true);
+    }
+}
+
+void Worker::on_readable(Conn& c) {
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n == 0) return drop(c, &Errors::closed);
+        if (n < 0) return drop(c, &Errors::reset);
+        if (c.kind == Kind::idle) continue;  // e.g. "error: server full"; the close will follow
+        std::int64_t now = now_ns();
+        c.in.append(buf, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = c.in.find('\n', start)) != std::string::npos; start = nl + 1) {
+            on_line(c, std::string_view(c.in).substr(start, nl - start), now);
+            if (!c.open) return;
+        }
+        c.in.erase(0, start);
+        if (c.in.size() > 64) {  // no reply is that long
+            return drop(c, &Errors::malformed);
+        }
+        if (static_cast<std::size_t>(n) < sizeof buf) return;
+    }
+}
+
+void Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
+    if (c.pending.empty()) {
+        ++errors.malformed;  // a reply nobody asked for
+        progress_errors.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    Pending p = c.pending.front();
+    c.pending.pop_front();
+    if (line == c.expected) {
+        std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
+        if (now >= ws && now < tl_.window_end.load(std::memory_order_relaxed)) {
+            ClassStats& s = stats_of(c);
+            ++s.replies;
+            s.latency.record(static_cast<std::uint64_t>(now - p.intended));
+            s.latency_uncorrected.record(static_cast<std::uint64_t>(now - p.sent));
+            if (!c.served) {
+                c.served = true;
+                ++s.served;
+                s.first_reply.record(static_cast<std::uint64_t>(now - ws));
+            }
+            std::uint64_t total = c.kind == Kind::main ? tl_.measured.fetch_add(1, std::memory_order_relaxed) + 1 : 0;
+            if (tl_.limit > 0 && total == tl_.limit) {
+                tl_.window_end.store(now);
+                tl_.stop.store(true);
+            }
+        }
+    } else {
+        bool digits = !line.empty() && line.find_first_not_of("0123456789") == std::string_view::npos;
+        if (line.rfind("error: ", 0) == 0) {
+            ++errors.error_reply;
+        } else if (digits) {
+            ++errors.wrong;
+        } else {
+            ++errors.malformed;
+        }
+        progress_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    bool closed_loop = c.kind == Kind::hog || cfg_.rate <= 0;
+    if (closed_loop && !tl_.stop.load(std::memory_order_relaxed)) send_requests(c, 1, 0);
+}
+
+void Worker::check_timeouts(std::int64_t now) {
+    auto limit = static_cast<std::int64_t>(cfg_.timeout_s * 1e9);
+    for (auto& c : conns_) {
+        if (c->open && !c->pending.empty() && now - c->pending.front().sent > limit) drop(*c, &Errors::timeout);
+    }
+}
+
+void Worker::publish() {
+    std::lock_guard lock(published_mu);
+    published = main.latency;
+}
+
+void Worker::loop() {
+    std::vector<epoll_event> events(512);
+    std::int64_t interval = cfg_.rate > 0 ? static_cast<std::int64_t>(1e9 * cfg_.clients / cfg_.rate) : 0;
+    std::int64_t next_check = now_ns() + 100'000'000;
+    while (!tl_.stop.load(std::memory_order_relaxed)) {
+        std::int64_t now = now_ns();
+        std::int64_t end = tl_.window_end.load(std::memory_order_relaxed);
+        if (now >= end) break;
+        std::int64_t wake = std::min(end, next_check);
+        if (interval > 0) {
+            for (auto& c : conns_) {
+                if (c->open && c->kind == Kind::main) wake = std::min(wake, c->next_due);
+            }
+        }
+        std::int64_t wait = std::max<std::int64_t>(0, wake - now);
+        timespec ts{wait / 1'000'000'000, wait % 1'000'000'000};
+        int n = ::epoll_pwait2(ep_.get(), events.data(), static_cast<int>(events.size()), &ts, nullptr);
+        for (int i = 0; i < n; ++i) {
+            Conn& c = *static_cast<Conn*>(events[i].data.ptr);
+            if (!c.open) continue;
+            if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) on_readable(c);
+            if (c.open && (events[i].events & EPOLLOUT)) flush(c);
+        }
+        now = now_ns();
+        if (interval > 0) {
+            std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
+            for (auto& c : conns_) {
+                if (c->kind != Kind::main) continue;
+                while (c->open && c->next_due <= now) {
+                    if (c->next_due >= ws) {
+                        ++sent;
+                        if (now - c->next_due > 1'000'000) ++late;  // more than 1 ms behind schedule
+                    }
+                    send_requests(*c, 1, c->next_due);
+                    c->next_due += interval;
+                }
+            }
+        }
+        if (now >= next_check) {
+            check_timeouts(now);
+            next_check = now + 100'000'000;
+            if (cfg_.progress != LoadConfig::Progress::none && now - last_publish_ > 900'000'000) {
+                publish();
+                last_publish_ = now;
+            }
+        }
+    }
+}
+
+}  // namespace fibs::bench

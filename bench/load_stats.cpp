@@ -1,0 +1,30 @@
+// Adding up what the client threads measured.
+#include "load.hpp"
+
+namespace fibs::bench {
+
+void ClassStats::merge(const ClassStats& o) {
+    clients += o.clients;
+    served += o.served;
+    replies += o.replies;
+    latency.merge(o.latency);
+    latency_uncorrected.merge(o.latency_uncorrected);
+    first_reply.merge(o.first_reply);
+}
+
+void Errors::merge(const Errors& o) {
+    wrong += o.wrong;
+    error_reply += o.error_reply;
+    malformed += o.malformed;
+    reset += o.reset;
+    closed += o.closed;
+    timeout += o.timeout;
+    idle_closed += o.idle_closed;
+}
+
+double LoadResult::server_cpu_per_reply_us() const {
+    auto replies = main.replies + hog.replies;
+    return replies ? server_cpu_s / static_cast<double>(replies) * 1e6 : 0;
+}
+
+}  // namespace fibs::bench
