@@ -82,26 +82,44 @@ void print_table(const std::string& title, const std::vector<std::string>& heads
             int extra = c.find("µ") != std::string::npos ? 1 : 0;
             std::printf(" %*s", 13 + extra, c.c_str());
         }
-        std::printf("\n");
+        std::printf("%s\n", m->result.client_saturated ? "  *client-bound" : "");
     }
 }
 
 std::string served(const ClassStats& s) { return std::to_string(s.served) + "/" + std::to_string(s.clients); }
 
-// One data block per server, for gnuplot's `index`.
+// One data block per server, for gnuplot's `index`: x, y, whether fib-bench was saturated (the
+// point then measures the client), and a label ("" or, say, "held 1,019").
 void write_plot_data(const std::string& path, const std::vector<Measured>& all, const std::string& scenario,
                      const std::vector<std::string>& servers,
-                     const std::function<std::pair<double, double>(const Measured&)>& xy) {
+                     const std::function<std::pair<double, double>(const Measured&)>& xy,
+                     const std::function<std::string(const Measured&)>& label = nullptr) {
     std::ofstream out(path);
-    for (const auto& label : servers) {
-        out << "# " << label << "\n";
+    for (const auto& server : servers) {
+        out << "# " << server << "\n";
         for (const auto& m : all) {
-            if (m.setting.scenario != scenario || m.server.label != label) continue;
+            if (m.setting.scenario != scenario || m.server.label != server) continue;
             auto [x, y] = xy(m);
-            out << x << " " << y << "\n";
+            out << x << " " << y << " " << (m.result.client_saturated ? 1 : 0) << " \""
+                << (label ? label(m) : std::string()) << "\"\n";
         }
         out << "\n\n";
     }
+}
+
+// gnuplot: per server a line through its measured points, filled points where the server was
+// measured, hollow ones (and a legend entry) where fib-bench was saturated.
+std::string lines_with_points(const std::string& data, const std::vector<std::string>& servers, const std::string& y) {
+    std::string out;
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        std::string idx = "'" + data + "' index " + std::to_string(i);
+        std::string lc = " lc " + std::to_string(i + 1);
+        out += (i ? ", " : "") + idx + " using 1:" + y + " with lines lw 2" + lc + " notitle, " + idx +
+               " using 1:($3 == 0 ? " + y + " : 1/0) with points pt 7 ps 1.3" + lc + " title '" + servers[i] + "', " +
+               idx + " using 1:($3 == 1 ? " + y + " : 1/0) with points pt 6 ps 1.6" + lc + " notitle";
+    }
+    out += ", NaN with points pt 6 ps 1.6 lc rgb 'black' title 'hollow: fib-bench saturated'";
+    return out;
 }
 
 bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
@@ -132,7 +150,7 @@ void ascii_bars(const std::string& title, const std::vector<std::pair<std::strin
 
 int run_compare(const CompareConfig& cfg) {
     auto exists = [&](const std::string& exe) { return ::access((cfg.bin_dir + "/" + exe).c_str(), X_OK) == 0; };
-    const double warmup = cfg.quick ? 0.1 : 0.5, duration = cfg.quick ? 0.3 : 2.0;
+    const double warmup = cfg.quick ? 0.1 : 0.5, duration = cfg.quick ? 0.25 : 2.0;
     auto base = [&](int clients) {
         LoadConfig l;
         l.clients = clients;
@@ -157,12 +175,23 @@ int run_compare(const CompareConfig& cfg) {
     for (const auto* s : {&blocking, &loop, &threads}) {
         for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), base(c)}});
     }
+    for (const auto* s : {&blocking, &loop, &threads}) {
+        LoadConfig l = base(50);
+        l.pipeline = 16;
+        plan.push_back({*s, {"pipelined", "50 x 16", l}});
+    }
     for (const auto* s : {&blocking, &loop, &loop_workers, &threads}) {
         LoadConfig l = base(8);
         l.hog = 1;
         l.hog_n = 35;
         l.timeout_s = 30;
         plan.push_back({*s, {"hol", "8 + hog", l}});
+    }
+    for (const auto* s : {&blocking, &loop, &loop_workers, &threads}) {
+        LoadConfig l = base(8);
+        l.flood = 1;
+        l.flood_n = 20;
+        plan.push_back({*s, {"fairness", "8 + flood", l}});
     }
     std::vector<int> idle_counts = cfg.quick ? std::vector<int>{0, 500} : std::vector<int>{0, 1000, 5000};
     for (const auto& s : idle_servers) {
@@ -183,7 +212,7 @@ int run_compare(const CompareConfig& cfg) {
     auto started = std::chrono::steady_clock::now();
     for (const auto& [server, setting] : plan) {
         if (!exists(server.exe)) continue;
-        std::fprintf(stderr, "  %-20s %-8s %-10s\r", server.label.c_str(), setting.scenario.c_str(), setting.setting.c_str());
+        std::fprintf(stderr, "  %-20s %-9s %-10s\r", server.label.c_str(), setting.scenario.c_str(), setting.setting.c_str());
         all.push_back({server, setting, measure(cfg, server, setting.load)});
     }
     std::fprintf(stderr, "%60s\r", "");
@@ -196,44 +225,64 @@ int run_compare(const CompareConfig& cfg) {
         }
         return v;
     };
+    auto p = [](const Histogram& h, double q) { return us(static_cast<double>(h.percentile(q))); };
+    auto cpu_us = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.2f µs", v);
+        return std::string(b);
+    };
     print_table("1. Clients on fib(1): throughput, latency, how many are served at once",
-                {"replies/s", "p50", "p99", "served", "CPU/reply"}, pick("clients"), [](const Measured& m) {
+                {"replies/s", "p50", "p99", "served", "CPU/reply"}, pick("clients"), [&](const Measured& m) {
                     const auto& r = m.result;
-                    char cpu[32];
-                    std::snprintf(cpu, sizeof cpu, "%.2f µs", r.server_cpu_per_reply_us());
-                    return std::vector<std::string>{format_count(r.replies_per_s()),
-                                                    us(static_cast<double>(r.main.latency.percentile(50))),
-                                                    us(static_cast<double>(r.main.latency.percentile(99))),
-                                                    served(r.main), cpu};
+                    return std::vector<std::string>{format_count(r.replies_per_s()), p(r.main.latency, 50),
+                                                    p(r.main.latency, 99), served(r.main), cpu_us(r.server_cpu_per_reply_us())};
                 });
-    print_table("2. Head-of-line: 8 clients on fib(1) beside 1 client looping on fib(35)",
-                {"short p50", "short p99", "served", "short rps", "hog rps"}, pick("hol"), [](const Measured& m) {
+    print_table("2. Pipelined: 50 clients, each with 16 requests in flight, fib(1)",
+                {"replies/s", "p50", "p99", "served", "CPU/reply", "bench/reply"}, pick("pipelined"), [&](const Measured& m) {
                     const auto& r = m.result;
-                    char hog[32];
-                    std::snprintf(hog, sizeof hog, "%.1f", r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0);
-                    return std::vector<std::string>{us(static_cast<double>(r.main.latency.percentile(50))),
-                                                    us(static_cast<double>(r.main.latency.percentile(99))),
-                                                    served(r.main), format_count(r.replies_per_s()), hog};
+                    return std::vector<std::string>{format_count(r.replies_per_s()), p(r.main.latency, 50),
+                                                    p(r.main.latency, 99), served(r.main), cpu_us(r.server_cpu_per_reply_us()),
+                                                    cpu_us(r.client_cpu_per_reply_us())};
                 });
-    print_table("3. Idle connections beside 8 active clients on fib(1)",
-                {"replies/s", "CPU/reply", "RSS", "idle closed", "p99"}, pick("idle"), [](const Measured& m) {
+    if (exists("fib-blocking")) std::printf("(blocking serves one of the 50: the others wait in its listen backlog)\n");
+    auto short_beside = [&](const Measured& m) {
+        const auto& r = m.result;
+        char other[32];
+        double other_rate = r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0;
+        std::snprintf(other, sizeof other, "%.1f", other_rate);
+        return std::vector<std::string>{p(r.main.latency, 50), p(r.main.latency, 99), served(r.main),
+                                        format_count(r.replies_per_s()), other};
+    };
+    print_table("3. Head-of-line: 8 clients on fib(1) beside 1 client looping on fib(35)",
+                {"short p50", "short p99", "served", "short rps", "hog rps"}, pick("hol"), short_beside);
+    print_table("4. Fairness: 8 clients on fib(1) beside 1 client pipelining fib(20) without reading",
+                {"short p50", "short p99", "served", "short rps"}, pick("fairness"), [&](const Measured& m) {
+                    auto cells = short_beside(m);
+                    cells.pop_back();
+                    return cells;
+                });
+    print_table("5. Idle connections beside 8 active clients on fib(1)",
+                {"replies/s", "CPU/reply", "RSS", "held", "refused", "p99"}, pick("idle"), [&](const Measured& m) {
                     const auto& r = m.result;
-                    char cpu[32], rss[32];
-                    std::snprintf(cpu, sizeof cpu, "%.2f µs", r.server_cpu_per_reply_us());
+                    char rss[32];
                     std::snprintf(rss, sizeof rss, "%.1f MiB", static_cast<double>(r.server_rss_kib) / 1024);
-                    return std::vector<std::string>{format_count(r.replies_per_s()), cpu, rss,
-                                                    std::to_string(r.errors.idle_closed),
-                                                    us(static_cast<double>(r.main.latency.percentile(99)))};
+                    int held = r.config.idle - r.connections.refused_by_server - static_cast<int>(r.errors.idle_closed);
+                    return std::vector<std::string>{format_count(r.replies_per_s()), cpu_us(r.server_cpu_per_reply_us()), rss,
+                                                    std::to_string(std::max(0, held)),
+                                                    std::to_string(r.connections.refused_by_server),
+                                                    p(r.main.latency, 99)};
                 });
-    if (exists("fib-blocking")) std::printf("(blocking is left out of 3: it serves one connection at a time)\n");
+    if (exists("fib-blocking")) std::printf("(blocking is left out of 5: it serves one connection at a time)\n");
 
     std::uint64_t errors = 0;
+    bool saturated = false;
     for (const auto& m : all) {
         errors += m.result.errors.total();
-        if (m.result.client_saturated) {
-            std::printf("warning: fib-bench was saturated in %s / %s: that row measures the client\n",
-                        m.server.label.c_str(), m.setting.setting.c_str());
-        }
+        saturated = saturated || m.result.client_saturated;
+    }
+    if (saturated) {
+        std::printf("\n*client-bound: fib-bench used over 90%% of its threads' CPU in that row, so the row measures\n"
+                    " the client as much as the server; compare CPU/reply there, or run with --threads 2.\n");
     }
     std::printf("\n%zu runs in %.0f s, %llu errors\n", all.size(), took, static_cast<unsigned long long>(errors));
 
@@ -247,61 +296,89 @@ int run_compare(const CompareConfig& cfg) {
     write_json(cfg.out + "/compare.json", rows, machine_facts());
     std::printf("wrote %s/compare.json and %s/compare.csv\n", cfg.out.c_str(), cfg.out.c_str());
 
-    std::vector<std::string> client_servers, hol_servers, idle_labels;
+    std::vector<std::string> client_servers, idle_labels;
     for (const auto* s : {&blocking, &loop, &threads}) {
         if (exists(s->exe)) client_servers.push_back(s->label);
     }
-    for (const auto* m : pick("hol")) hol_servers.push_back(m->server.label);
     for (const auto& s : idle_servers) {
         if (exists(s.exe)) idle_labels.push_back(s.label);
     }
     if (cfg.plots && have_gnuplot()) {
         std::string dir = fs::absolute(cfg.out).string();
-        write_plot_data(dir + "/clients.dat", all, "clients", client_servers,
-                        [](const Measured& m) { return std::pair{double(m.result.config.clients), m.result.replies_per_s()}; });
-        std::string script = "set title 'Replies/s vs clients, fib(1)'\nset logscale x 2\nset xlabel 'clients'\n"
-                             "set ylabel 'replies/s'\nset yrange [0:*]\nplot ";
-        for (std::size_t i = 0; i < client_servers.size(); ++i) {
-            script += (i ? ", " : "") + std::string("'") + dir + "/clients.dat' index " + std::to_string(i) +
-                      " with linespoints lw 2 title '" + client_servers[i] + "'";
+        write_plot_data(dir + "/clients.dat", all, "clients", client_servers, [](const Measured& m) {
+            return std::pair{double(m.result.config.clients), m.result.replies_per_s()};
+        });
+        write_plot_data(dir + "/clients_cpu.dat", all, "clients", client_servers, [](const Measured& m) {
+            return std::pair{double(m.result.config.clients), m.result.server_cpu_per_reply_us()};
+        });
+        plot(dir, "clients",
+             "set terminal svg size 800,760 dynamic enhanced font 'sans,12'\nset output '" + dir + "/clients.svg'\n"
+             "set multiplot layout 2,1\nset logscale x 2\nset xtics (1, 8, 64)\nset xrange [0.8:80]\nset yrange [0:*]\n"
+             "set title 'Replies/s vs clients, fib(1)'\nset ylabel 'replies/s'\nplot " +
+                 lines_with_points(dir + "/clients.dat", client_servers, "2") +
+                 "\nset title 'Server CPU per reply (the fair figure when fib-bench is the limit)'\nset xlabel 'clients'\n"
+                 "set ylabel 'µs of server CPU per reply'\nplot " +
+                 lines_with_points(dir + "/clients_cpu.dat", client_servers, "2") + "\nunset multiplot\n");
+
+        std::ofstream bars(dir + "/pipelined.dat");
+        for (const auto* m : pick("pipelined")) {
+            bars << "\"" << m->server.label << " (" << served(m->result.main) << ")\" " << m->result.replies_per_s() << " "
+                 << (m->result.client_saturated ? 1 : 0) << "\n";
         }
-        plot(dir, "clients", script + "\n");
+        bars.close();
+        plot(dir, "pipelined",
+             "set title 'Pipelined: 50 clients x 16 in flight, fib(1)'\nset style fill solid 0.6\nset boxwidth 0.6\n"
+             "set ylabel 'replies/s'\nset yrange [0:*]\nset key top left\n"
+             "plot '" + dir + "/pipelined.dat' using 0:($3 == 0 ? $2 : 1/0):xtic(1) with boxes lc 1 title 'served (clients)', '' "
+             "using 0:($3 == 1 ? $2 : 1/0):xtic(1) with boxes fs empty lc 1 title 'hollow: fib-bench saturated'\n");
 
         std::ofstream hol(dir + "/hol.dat");
-        for (const auto* m : pick("hol")) {
-            hol << "\"" << m->server.label << " (" << served(m->result.main) << ")\" " << static_cast<double>(m->result.main.latency.percentile(99)) / 1e3
-                << "\n";
+        for (const char* scenario : {"hol", "fairness"}) {
+            for (const auto* m : pick(scenario)) {
+                hol << "\"" << m->server.label << (std::string(scenario) == "hol" ? " / hog" : " / flood") << "\" "
+                    << std::max(1.0, static_cast<double>(m->result.main.latency.percentile(99)) / 1e3) << " \""
+                    << served(m->result.main) << "\"\n";
+            }
         }
         hol.close();
         plot(dir, "hol",
-             "set title 'Short-request p99 beside a client looping on fib(35)'\nset style fill solid 0.6\n"
-             "set boxwidth 0.6\nset logscale y\nset ylabel 'p99 (µs, log scale)'\nset key off\n"
-             "plot '" + dir + "/hol.dat' using 0:2:xtic(1) with boxes\n");
+             "set title 'Short-request p99 beside a hog looping on fib(35), or a flood pipelining fib(20)'\n"
+             "set style fill solid 0.6\nset boxwidth 0.6\nset logscale y\nset ylabel 'p99 (µs, log scale)'\nset key off\n"
+             "set xtics rotate by -30\nset bmargin 6\n"
+             "plot '" + dir + "/hol.dat' using 0:2:xtic(1) with boxes, '' using 0:2:(sprintf('served %s', stringcolumn(3))) "
+             "with labels offset 0,0.8 font ',9'\n");
 
-        write_plot_data(dir + "/idle.dat", all, "idle", idle_labels,
-                        [](const Measured& m) { return std::pair{double(m.result.config.idle), m.result.server_cpu_per_reply_us()}; });
-        script = "set title 'ServerKind CPU per reply vs idle connections'\nset xlabel 'idle connections'\n"
-                 "set ylabel 'CPU per reply (µs)'\nset yrange [0:*]\nplot ";
-        for (std::size_t i = 0; i < idle_labels.size(); ++i) {
-            script += (i ? ", " : "") + std::string("'") + dir + "/idle.dat' index " + std::to_string(i) +
-                      " with linespoints lw 2 title '" + idle_labels[i] + "'";
-        }
-        plot(dir, "idle", script + "\n");
-        std::printf("wrote %s/clients.svg, hol.svg, idle.svg\n", cfg.out.c_str());
+        write_plot_data(
+            dir + "/idle.dat", all, "idle", idle_labels,
+            [](const Measured& m) { return std::pair{double(m.result.config.idle), m.result.server_cpu_per_reply_us()}; },
+            [](const Measured& m) {
+                int refused = m.result.connections.refused_by_server;
+                return refused > 0 ? "held " + format_count(m.result.config.idle - refused) + ", refused " + format_count(refused)
+                                   : std::string();
+            });
+        std::string script = "set title 'Server CPU per reply vs idle connections'\nset xlabel 'idle connections'\n"
+                             "set ylabel 'CPU per reply (µs)'\nset yrange [0:*]\nset offsets 0, 300, 0, 0\nplot " +
+                             lines_with_points(dir + "/idle.dat", idle_labels, "2") + ", '" + dir +
+                             "/idle.dat' using 1:2:4 with labels offset 0,1.2 font ',9' notitle\n";
+        plot(dir, "idle", script);
+        std::printf("wrote %s/clients.svg, pipelined.svg, hol.svg, idle.svg\n", cfg.out.c_str());
     } else {
         std::vector<std::pair<std::string, double>> bars;
         for (const auto* m : pick("clients")) bars.push_back({m->server.label + " " + m->setting.setting, m->result.replies_per_s()});
         ascii_bars("replies/s by clients", bars, [](double v) { return format_count(v); });
         bars.clear();
-        for (const auto* m : pick("hol")) bars.push_back({m->server.label, double(m->result.main.latency.percentile(99))});
-        ascii_bars("short-request p99 beside the hog", bars, [](double v) { return format_ns(v); });
+        for (const auto* m : pick("pipelined")) bars.push_back({m->server.label, m->result.replies_per_s()});
+        ascii_bars("replies/s, 50 clients x 16 in flight", bars, [](double v) { return format_count(v); });
+        bars.clear();
+        for (const char* scenario : {"hol", "fairness"}) {
+            for (const auto* m : pick(scenario)) {
+                bars.push_back({m->server.label + " / " + scenario, double(m->result.main.latency.percentile(99))});
+            }
+        }
+        ascii_bars("short-request p99 beside the hog and the flood", bars, [](double v) { return format_ns(v); });
         bars.clear();
         for (const auto* m : pick("idle")) bars.push_back({m->server.label + " " + m->setting.setting, m->result.server_cpu_per_reply_us()});
-        ascii_bars("server CPU per reply (µs) by idle connections", bars, [](double v) {
-            char b[32];
-            std::snprintf(b, sizeof b, "%.2f µs", v);
-            return std::string(b);
-        });
+        ascii_bars("server CPU per reply (µs) by idle connections", bars, [&](double v) { return cpu_us(v); });
     }
     return 0;
 }

@@ -7,23 +7,29 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <exception>
+
+#include "protocol.hpp"
 
 namespace fibs::bench {
 
 void Worker::run() {
-        // Timers may fire up to 50 µs late by default (timer slack); open-loop sends need better.
-        ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-        connect_all();
-        tl_.connected.count_down();
-        tl_.go.wait();
-        start_sending();
-        loop();
-        for (auto& c : conns_) c->fd.reset();
-    }
+    // Timers may fire up to 50 µs late by default (timer slack); open-loop sends need better.
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    connect_all();
+    tl_.connected.count_down();
+    tl_.go.wait();
+    start_sending();
+    loop();
+    for (auto& c : conns_) c->fd.reset();
+}
 
-// Non-blocking connects, at most kBatch in flight, so no listen backlog overflows.
+// Non-blocking connects, at most kBatch in flight, so no listen backlog overflows. Only connecting
+// sockets are watched here: one that has connected leaves the epoll set until start_sending(), so
+// what a server sends it meanwhile (its refusal, say) waits in the socket for the run to read.
 void Worker::connect_all() {
     constexpr std::size_t kBatch = 128;
+    connections.requested = static_cast<int>(conns_.size());
     const addrinfo* ai = nullptr;
     std::unique_ptr<Addresses> addresses;
     try {
@@ -32,23 +38,27 @@ void Worker::connect_all() {
     } catch (const std::exception&) {
     }
     if (ai == nullptr) {
-        connect_failed = static_cast<int>(conns_.size());
+        connections.failed = connections.requested;
         return;
     }
     auto deadline = now_ns() + static_cast<std::int64_t>(cfg_.timeout_s * 1e9);
     std::size_t next = 0, in_flight = 0;
     std::vector<epoll_event> events(kBatch);
+    auto failed = [this](Conn& c, int err) {
+        (err == ECONNREFUSED ? connections.refused : connections.failed)++;
+        c.fd.reset();
+    };
     while ((next < conns_.size() || in_flight > 0) && now_ns() < deadline) {
         for (; next < conns_.size() && in_flight < kBatch; ++next) {
             Conn& c = *conns_[next];
             c.fd.reset(::socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
             set_nodelay(c.fd.get());
             if (::connect(c.fd.get(), ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+                c.state = Conn::State::connecting;
                 watch(c, EPOLLOUT, EPOLL_CTL_ADD);
                 ++in_flight;
             } else {
-                (errno == ECONNREFUSED ? refused : connect_failed)++;
-                c.fd.reset();
+                failed(c, errno);
             }
         }
         int n = ::epoll_wait(ep_.get(), events.data(), static_cast<int>(events.size()), 100);
@@ -58,32 +68,33 @@ void Worker::connect_all() {
             socklen_t len = sizeof err;
             ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
             --in_flight;
+            ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
             if (err == 0) {
-                c.open = true;
-                ++established;
-                if (c.kind != Kind::idle) tl_.busy.fetch_add(1);  // before any thread can drop one
-                watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+                c.state = Conn::State::open;
+                ++connections.established;
+                if (c.kind == Kind::main || c.kind == Kind::hog) tl_.busy.fetch_add(1);  // before any thread can drop one
             } else {
-                (err == ECONNREFUSED ? refused : connect_failed)++;
-                c.fd.reset();
+                c.state = Conn::State::closed;
+                failed(c, err);
             }
         }
     }
     for (auto& c : conns_) {
-        if (c->fd && !c->open) {  // still connecting at the deadline
-            ++connect_timeout;
+        if (c->state == Conn::State::connecting) {  // still connecting at the deadline
+            ++connections.timed_out;
+            c->state = Conn::State::closed;
             c->fd.reset();
         }
     }
-    connect_timeout += static_cast<int>(conns_.size() - next);
+    connections.timed_out += static_cast<int>(conns_.size() - next);  // never tried
 }
 
 void Worker::start_sending() {
     std::int64_t start = tl_.start.load();
     for (auto& c : conns_) {
-        if (!c->open) continue;
-        if (c->kind == Kind::idle) continue;
-        ++stats_of(*c).clients;
+        if (!c->open()) continue;
+        watch(*c, c->kind == Kind::flood ? EPOLLOUT : EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+        if (c->kind == Kind::main || c->kind == Kind::hog) ++stats_of(*c).clients;
         if (c->kind == Kind::hog) {
             send_requests(*c, 1, start);
         } else if (c->kind == Kind::main) {
@@ -92,15 +103,19 @@ void Worker::start_sending() {
             } else {
                 send_requests(*c, cfg_.pipeline, start);
             }
+        } else if (c->kind == Kind::flood) {
+            flood(*c);
         }
     }
 }
 
+// Appends `count` requests and writes them in one send (the rest when the socket has room).
 void Worker::send_requests(Conn& c, int count, std::int64_t intended) {
     std::int64_t now = now_ns();
     for (int i = 0; i < count; ++i) {
-        c.out.append(c.request);
-        c.pending.push_back({intended == 0 ? now : intended, now});
+        c.out.append(c.ask->request[c.next_which]);
+        c.pending.push_back({intended == 0 ? now : intended, now, c.next_which});
+        c.next_which ^= 1;
     }
     flush(c);
 }
@@ -114,7 +129,7 @@ void Worker::flush(Conn& c) {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!c.want_write) watch(c, EPOLLIN | EPOLLRDHUP | EPOLLOUT, EPOLL_CTL_MOD);
+            if (!c.want_write && c.kind != Kind::flood) watch(c, EPOLLIN | EPOLLRDHUP | EPOLLOUT, EPOLL_CTL_MOD);
             c.want_write = true;
             return;
         }
@@ -123,61 +138,103 @@ void Worker::flush(Conn& c) {
     }
     c.out.clear();
     c.out_off = 0;
-    if (c.want_write) watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+    if (c.want_write && c.kind != Kind::flood) watch(c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
     c.want_write = false;
 }
 
-void Worker::drop(Conn& c, std::uint64_t Errors::*counter) {
-    if (!c.open) return;
-    c.open = false;
+// A flood connection writes requests for as long as the socket takes them, and never reads: the
+// server must stop reading it (back-pressure) without starving everyone else.
+void Worker::flood(Conn& c) {
+    constexpr int kChunk = 1024;  // requests per append
+    while (c.open() && !tl_.stop.load(std::memory_order_relaxed)) {
+        if (c.out.empty()) {
+            for (int i = 0; i < kChunk; ++i) c.out.append(c.ask->request[0]);
+        }
+        flush(c);
+        if (c.want_write) return;  // full: EPOLLOUT brings us back
+    }
+}
+
+void Worker::close(Conn& c) {
+    c.state = Conn::State::closed;
     c.fd.reset();
     c.pending.clear();
-    if (!tl_.stop.load(std::memory_order_relaxed)) {  // once the run is over, a close is no error
-        if (c.kind == Kind::idle) counter = &Errors::idle_closed;
-        ++(errors.*counter);
-        if (c.kind != Kind::idle) progress_errors.fetch_add(1, std::memory_order_relaxed);
-    }
     // The last connection that sends requests is gone: nothing is left to measure, so the run
     // ends (without this a --requests run against a dead server would never end).
-    if (c.kind != Kind::idle && tl_.busy.fetch_sub(1) == 1 && !tl_.stop.load()) {
+    if ((c.kind == Kind::main || c.kind == Kind::hog) && tl_.busy.fetch_sub(1) == 1 && !tl_.stop.load()) {
         tl_.window_end.store(std::min(tl_.window_end.load(), now_ns()));
         tl_.stop.store(true);
     }
 }
 
+void Worker::drop(Conn& c, std::uint64_t Errors::*counter) {
+    if (!c.open()) return;
+    if (!tl_.stop.load(std::memory_order_relaxed)) {  // once the run is over, a close is no error
+        if (c.kind == Kind::idle || c.kind == Kind::flood) counter = &Errors::idle_closed;
+        ++(errors.*counter);
+        if (c.kind == Kind::main || c.kind == Kind::hog) progress_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    close(c);
+}
+
+// The server accepted the connection only to say it is full: that is a refusal, not an error.
+void Worker::refused_by_server(Conn& c) {
+    --connections.established;
+    ++connections.refused_by_server;
+    close(c);
+}
+
 void Worker::on_readable(Conn& c) {
     char buf[16384];
+    int refill = 0;  // replies consumed on a closed-loop connection: as many requests go out, in one send
     for (;;) {
         ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (n == 0) return drop(c, &Errors::closed);
         if (n < 0) return drop(c, &Errors::reset);
-        if (c.kind == Kind::idle) continue;  // e.g. "error: server full"; the close will follow
+        std::string_view got(buf, static_cast<std::size_t>(n));
+        if (!c.heard) {  // the first bytes from the server: is it a refusal?
+            c.in.append(got);
+            got = {};
+            std::string_view head = std::string_view(c.in).substr(0, protocol::kServerFull.size());
+            if (protocol::kServerFull.starts_with(head)) {
+                if (c.in.size() < protocol::kServerFull.size()) continue;  // the rest is on its way
+                return refused_by_server(c);
+            }
+            c.heard = true;
+        }
+        if (c.kind == Kind::idle) {  // whatever it is; a close that follows is counted
+            c.in.clear();
+            continue;
+        }
         std::int64_t now = now_ns();
-        c.in.append(buf, static_cast<std::size_t>(n));
+        c.in.append(got);
         std::size_t start = 0;
         for (std::size_t nl; (nl = c.in.find('\n', start)) != std::string::npos; start = nl + 1) {
-            on_line(c, std::string_view(c.in).substr(start, nl - start), now);
-            if (!c.open) return;
+            refill += on_line(c, std::string_view(c.in).substr(start, nl - start), now) ? 1 : 0;
+            if (!c.open()) return;
         }
         c.in.erase(0, start);
         if (c.in.size() > 64) {  // no reply is that long
             return drop(c, &Errors::malformed);
         }
-        if (static_cast<std::size_t>(n) < sizeof buf) return;
+        if (static_cast<std::size_t>(n) < sizeof buf) break;
     }
+    if (refill > 0 && !tl_.stop.load(std::memory_order_relaxed)) send_requests(c, refill, 0);
 }
 
-void Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
+// One reply line, checked against the request it answers. Returns true when a closed-loop
+// connection should send another request in its place.
+bool Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
     if (c.pending.empty()) {
         ++errors.malformed;  // a reply nobody asked for
         progress_errors.fetch_add(1, std::memory_order_relaxed);
-        return;
+        return false;
     }
     Pending p = c.pending.front();
     c.pending.pop_front();
-    if (line == c.expected) {
+    if (line == c.ask->expected[p.which]) {
         std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
         if (now >= ws && now < tl_.window_end.load(std::memory_order_relaxed)) {
             ClassStats& s = stats_of(c);
@@ -206,14 +263,13 @@ void Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
         }
         progress_errors.fetch_add(1, std::memory_order_relaxed);
     }
-    bool closed_loop = c.kind == Kind::hog || cfg_.rate <= 0;
-    if (closed_loop && !tl_.stop.load(std::memory_order_relaxed)) send_requests(c, 1, 0);
+    return closed_loop(c);
 }
 
 void Worker::check_timeouts(std::int64_t now) {
     auto limit = static_cast<std::int64_t>(cfg_.timeout_s * 1e9);
     for (auto& c : conns_) {
-        if (c->open && !c->pending.empty() && now - c->pending.front().sent > limit) drop(*c, &Errors::timeout);
+        if (c->open() && !c->pending.empty() && now - c->pending.front().sent > limit) drop(*c, &Errors::timeout);
     }
 }
 
@@ -233,7 +289,7 @@ void Worker::loop() {
         std::int64_t wake = std::min(end, next_check);
         if (interval > 0) {
             for (auto& c : conns_) {
-                if (c->open && c->kind == Kind::main) wake = std::min(wake, c->next_due);
+                if (c->open() && c->kind == Kind::main) wake = std::min(wake, c->next_due);
             }
         }
         std::int64_t wait = std::max<std::int64_t>(0, wake - now);
@@ -241,16 +297,21 @@ void Worker::loop() {
         int n = ::epoll_pwait2(ep_.get(), events.data(), static_cast<int>(events.size()), &ts, nullptr);
         for (int i = 0; i < n; ++i) {
             Conn& c = *static_cast<Conn*>(events[i].data.ptr);
-            if (!c.open) continue;
+            if (!c.open()) continue;
+            if (c.kind == Kind::flood) {
+                c.want_write = false;
+                flood(c);
+                continue;
+            }
             if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) on_readable(c);
-            if (c.open && (events[i].events & EPOLLOUT)) flush(c);
+            if (c.open() && (events[i].events & EPOLLOUT)) flush(c);
         }
         now = now_ns();
         if (interval > 0) {
             std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
             for (auto& c : conns_) {
                 if (c->kind != Kind::main) continue;
-                while (c->open && c->next_due <= now) {
+                while (c->open() && c->next_due <= now) {
                     if (c->next_due >= ws) {
                         ++sent;
                         if (now - c->next_due > 1'000'000) ++late;  // more than 1 ms behind schedule

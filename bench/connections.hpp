@@ -42,26 +42,40 @@ struct Timeline {
 };
 
 
-enum class Kind { main, hog, idle };
+// main: measured clients; hog: clients looping on a slow fib, reported apart; idle: connected, send
+// nothing; flood: write requests without end and never read a reply.
+enum class Kind { main, hog, idle, flood };
+
+// What a connection asks, and the reply it expects. Pipelined connections alternate between two
+// requests whose replies differ, so a reply lost in the middle of a batch is seen as wrong replies
+// instead of shifting every later reply silently onto the next request.
+struct Ask {
+    std::string request[2];   // "1\n", "0\n"
+    std::string expected[2];  // "1", "0"
+};
 
 struct Pending {
     std::int64_t intended;  // when it should have been sent (closed loop: when it was)
     std::int64_t sent;
+    int which;              // Ask::request[which]
 };
 
 struct Conn {
+    enum class State { connecting, open, closed };
     Kind kind = Kind::main;
+    State state = State::closed;
     Fd fd;
-    bool open = false;
     bool want_write = false;
     bool served = false;
-    std::string_view request;   // "1\n"
-    std::string_view expected;  // "1"
+    bool heard = false;  // has the server sent anything yet (a refusal comes first)
+    const Ask* ask = nullptr;
+    int next_which = 0;
     std::deque<Pending> pending;
     std::string in;
     std::string out;
     std::size_t out_off = 0;
     std::int64_t next_due = 0;  // open loop
+    bool open() const { return state == State::open; }
 };
 
 // One client thread: its own epoll, connections and statistics; merged at the end.
@@ -69,11 +83,10 @@ class Worker {
 public:
     Worker(const LoadConfig& cfg, Timeline& tl) : cfg_(cfg), tl_(tl), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
 
-    void add(Kind kind, std::string_view request, std::string_view expected, std::int64_t stagger) {
+    void add(Kind kind, const Ask* ask, std::int64_t stagger) {
         auto c = std::make_unique<Conn>();
         c->kind = kind;
-        c->request = request;
-        c->expected = expected;
+        c->ask = ask;
         c->next_due = stagger;
         conns_.push_back(std::move(c));
     }
@@ -84,7 +97,7 @@ public:
     // Results (read after join).
     ClassStats main, hog;
     Errors errors;
-    int established = 0, refused = 0, connect_timeout = 0, connect_failed = 0;
+    Connections connections;
     std::uint64_t sent = 0, late = 0;
 
     // Progress, read by the main thread while running.
@@ -94,6 +107,7 @@ public:
 
 private:
     ClassStats& stats_of(const Conn& c) { return c.kind == Kind::hog ? hog : main; }
+    bool closed_loop(const Conn& c) const { return c.kind == Kind::hog || (c.kind == Kind::main && cfg_.rate <= 0); }
 
     void watch(Conn& c, std::uint32_t events, int op) {
         epoll_event ev{};
@@ -106,10 +120,13 @@ private:
     void start_sending();
     void loop();
     void on_readable(Conn& c);
-    void on_line(Conn& c, std::string_view line, std::int64_t now);
+    bool on_line(Conn& c, std::string_view line, std::int64_t now);
     void send_requests(Conn& c, int count, std::int64_t intended);
     void flush(Conn& c);
+    void flood(Conn& c);
+    void close(Conn& c);
     void drop(Conn& c, std::uint64_t Errors::*counter);
+    void refused_by_server(Conn& c);
     void check_timeouts(std::int64_t now);
     void publish();
 

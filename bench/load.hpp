@@ -21,8 +21,10 @@ struct LoadConfig {
     int hog = 0;                // extra clients looping on fib(hog_n), reported apart
     unsigned hog_n = 35;
     int idle = 0;               // extra connections that send nothing
+    int flood = 0;              // extra connections that write fib(flood_n) requests and never read
+    unsigned flood_n = 20;
     double rate = 0;            // > 0: open loop, requests/s over all clients on a fixed schedule
-    int pipeline = 1;           // requests in flight per connection (closed loop)
+    int pipeline = 1;           // requests in flight per connection (closed loop); refilled in batches
     double timeout_s = 10;      // per reply, and per connect
     int threads = 1;
     pid_t server_pid = 0;       // > 0: read its CPU time and memory from /proc
@@ -48,15 +50,27 @@ struct Errors {
     std::uint64_t reset = 0;          // connection reset or broken pipe
     std::uint64_t closed = 0;         // the server closed a connection that was still in use
     std::uint64_t timeout = 0;        // no reply within --timeout
-    std::uint64_t idle_closed = 0;    // idle connections the server closed (e.g. "server full")
+    std::uint64_t idle_closed = 0;    // idle connections the server closed after accepting them
     std::uint64_t total() const { return wrong + error_reply + malformed + reset + closed + timeout; }
     void merge(const Errors& o);
 };
 
+// What became of every connection asked for: each is counted once, and the kinds add up to
+// `requested` (established + refused + refused_by_server + timed_out + failed).
+struct Connections {
+    int requested = 0;
+    int established = 0;        // connected and not refused
+    int refused = 0;            // by the kernel: ECONNREFUSED
+    int refused_by_server = 0;  // accepted, told "error: server full", closed
+    int timed_out = 0;          // still connecting after --timeout
+    int failed = 0;             // any other error
+    int total() const { return established + refused + refused_by_server + timed_out + failed; }
+    void merge(const Connections& o);
+};
+
 struct LoadResult {
     LoadConfig config;
-    // Connections (all kinds).
-    int requested = 0, established = 0, refused = 0, connect_timeout = 0, connect_failed = 0;
+    Connections connections;  // all kinds
     ClassStats main, hog;
     Errors errors;
     double window_s = 0;
@@ -73,6 +87,7 @@ struct LoadResult {
 
     double replies_per_s() const { return window_s > 0 ? static_cast<double>(main.replies) / window_s : 0; }
     double server_cpu_per_reply_us() const;
+    double client_cpu_per_reply_us() const;
 };
 
 LoadResult run_load(const LoadConfig& config);

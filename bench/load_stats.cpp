@@ -22,9 +22,23 @@ void Errors::merge(const Errors& o) {
     idle_closed += o.idle_closed;
 }
 
+void Connections::merge(const Connections& o) {
+    requested += o.requested;
+    established += o.established;
+    refused += o.refused;
+    refused_by_server += o.refused_by_server;
+    timed_out += o.timed_out;
+    failed += o.failed;
+}
+
 double LoadResult::server_cpu_per_reply_us() const {
     auto replies = main.replies + hog.replies;
     return replies ? server_cpu_s / static_cast<double>(replies) * 1e6 : 0;
+}
+
+double LoadResult::client_cpu_per_reply_us() const {
+    auto replies = main.replies + hog.replies;
+    return replies ? client_cpu_s / static_cast<double>(replies) * 1e6 : 0;
 }
 
 }  // namespace fibs::bench

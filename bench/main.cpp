@@ -45,9 +45,14 @@ int main(int argc, char** argv) {
     run->add_option("--hog", cfg.hog, "Extra clients looping on a slow fib(--hog-n), reported apart");
     run->add_option("--hog-n", cfg.hog_n, "n the hog clients ask for")->capture_default_str();
     run->add_option("--idle", cfg.idle, "Extra connections that connect and send nothing");
+    run->add_option("--flood", cfg.flood, "Extra connections that write requests without end and never read");
+    run->add_option("--flood-n", cfg.flood_n, "n the flood connections ask for")->capture_default_str();
     run->add_option("--rate", cfg.rate,
                     "Open loop: requests/s over all clients on a fixed schedule, latency from the intended send time");
-    run->add_option("--pipeline", cfg.pipeline, "Requests in flight per connection (closed loop)")
+    run->add_option("--pipeline", cfg.pipeline,
+                    "Requests in flight per connection (closed loop). Replies are read in batches and as many "
+                    "requests go back in one send; requests alternate between n and a neighbour so a lost "
+                    "reply is seen")
         ->capture_default_str();
     run->add_option("--timeout", timeout, "Per reply and per connect")->capture_default_str();
     run->add_option("--threads", cfg.threads, "Client threads")->capture_default_str();

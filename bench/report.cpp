@@ -56,10 +56,13 @@ void print_report(std::FILE* out, const LoadResult& r) {
     char window[96];
     std::snprintf(window, sizeof window, "%.2f s measured after %.2f s warm-up", r.window_s, c.warmup_s);
     line("window", window);
-    line("connections", std::to_string(r.requested) + " requested, " + std::to_string(r.established) +
-                            " established, " + std::to_string(r.refused) + " refused, " +
-                            std::to_string(r.connect_timeout) + " timed out" +
-                            (r.connect_failed ? ", " + std::to_string(r.connect_failed) + " failed" : ""));
+    const Connections& k = r.connections;
+    std::string conns = std::to_string(k.requested) + " requested, " + std::to_string(k.established) + " established";
+    if (k.refused_by_server) conns += ", " + std::to_string(k.refused_by_server) + " refused by the server (server full)";
+    if (k.refused) conns += ", " + std::to_string(k.refused) + " refused by the kernel";
+    if (k.timed_out) conns += ", " + std::to_string(k.timed_out) + " timed out";
+    if (k.failed) conns += ", " + std::to_string(k.failed) + " failed";
+    line("connections", conns);
     std::string served = std::to_string(r.main.served) + "/" + std::to_string(r.main.clients) +
                          " clients got a reply in the window";
     if (r.main.served > 0) {
@@ -85,6 +88,10 @@ void print_report(std::FILE* out, const LoadResult& r) {
                       r.hog.served, r.hog.clients, hog_rate);
         line("hog", buf + percentiles(r.hog.latency));
     }
+    if (c.flood > 0) {
+        line("flood", std::to_string(c.flood) + (c.flood == 1 ? " connection" : " connections") + " writing fib(" +
+                          std::to_string(c.flood_n) + ") requests without reading a reply");
+    }
     if (c.idle > 0) {
         line("idle", std::to_string(c.idle) + " connections sending nothing; " +
                          std::to_string(r.errors.idle_closed) + " closed by the server");
@@ -106,8 +113,9 @@ void print_report(std::FILE* out, const LoadResult& r) {
         line("errors", text);
     }
     char cpu[160];
-    std::snprintf(cpu, sizeof cpu, "%.0f%% CPU of %d thread%s", r.window_s > 0 ? 100 * r.client_cpu_s / r.window_s : 0,
-                  c.threads, c.threads == 1 ? "" : "s");
+    std::snprintf(cpu, sizeof cpu, "%.0f%% CPU of %d thread%s, %.2f µs CPU per reply",
+                  r.window_s > 0 ? 100 * r.client_cpu_s / r.window_s : 0, c.threads, c.threads == 1 ? "" : "s",
+                  r.client_cpu_per_reply_us());
     line("client", cpu);
     if (r.client_saturated) {
         line("WARNING", "the client itself was saturated: these figures measure fib-bench, not the server. "
@@ -134,15 +142,18 @@ Figures figures_of(const LoadResult& r) {
         {"hog", r.config.hog},
         {"hog_n", r.config.hog_n},
         {"idle", r.config.idle},
+        {"flood", r.config.flood},
+        {"flood_n", r.config.flood_n},
         {"pipeline", r.config.pipeline},
         {"rate_target", r.config.rate},
         {"threads", r.config.threads},
         {"window_s", r.window_s},
-        {"conn_requested", r.requested},
-        {"conn_established", r.established},
-        {"conn_refused", r.refused},
-        {"conn_timed_out", r.connect_timeout},
-        {"conn_failed", r.connect_failed},
+        {"conn_requested", r.connections.requested},
+        {"conn_established", r.connections.established},
+        {"conn_refused_by_server", r.connections.refused_by_server},
+        {"conn_refused", r.connections.refused},
+        {"conn_timed_out", r.connections.timed_out},
+        {"conn_failed", r.connections.failed},
         {"served", r.main.served},
         {"served_of", r.main.clients},
         {"first_reply_p50_us", us(r.main.first_reply.percentile(50))},
@@ -172,6 +183,7 @@ Figures figures_of(const LoadResult& r) {
         {"idle_closed", static_cast<double>(r.errors.idle_closed)},
         {"client_cpu_s", r.client_cpu_s},
         {"client_saturated", r.client_saturated ? 1 : 0},
+        {"client_cpu_per_reply_us", r.client_cpu_per_reply_us()},
         {"server_cpu_s", r.server_cpu_s},
         {"server_cpu_per_reply_us", r.server_cpu_per_reply_us()},
         {"server_rss_kib", static_cast<double>(r.server_rss_kib)},

@@ -2,13 +2,17 @@
 
 #include <signal.h>
 
+#include <atomic>
+
 namespace fibs {
 
 namespace {
 
-volatile sig_atomic_t stopping = 0;  // the only thing a signal handler may safely touch
+// Set by a signal handler and read by every thread: a lock-free atomic is safe for both.
+std::atomic<bool> stopping{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 
-void on_stop_signal(int) { stopping = 1; }
+void on_stop_signal(int) { stopping.store(true); }
 
 }  // namespace
 
@@ -21,6 +25,6 @@ void stop_on_signals() {
     ::sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool stop_requested() { return stopping != 0; }
+bool stop_requested() { return stopping.load(); }
 
 }  // namespace fibs

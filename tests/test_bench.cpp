@@ -9,6 +9,7 @@
 #include <functional>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "histogram.hpp"
@@ -65,9 +66,9 @@ TEST(Histogram, MergeEqualsRecordingEverythingInOne) {
 // A tiny line server run in the test, one thread per connection, with a chosen misbehaviour.
 class FakeServer {
 public:
-    // Called for each request line: `count` over all connections, `conn` numbers the connections
-    // in accept order. Returns false to close the connection.
-    using Answer = std::function<bool(int fd, std::uint64_t count, int conn)>;
+    // Called for each request line (without "\n"): `count` over all connections, `conn` numbers the
+    // connections in accept order. Returns false to close the connection.
+    using Answer = std::function<bool(int fd, std::string_view line, std::uint64_t count, int conn)>;
     explicit FakeServer(Answer answer) : sock_(listen_on("127.0.0.1", 0)), answer_(std::move(answer)) {
         accepter_ = std::thread([this] {
             while (wait_readable_or(stop_)) {
@@ -96,13 +97,18 @@ private:
     }
     void serve(Fd c, int conn) {
         char buf[4096];
+        std::string line;
         while (!stop_) {
             pollfd p{c.get(), POLLIN, 0};
             if (::poll(&p, 1, 50) <= 0) continue;
             ssize_t n = ::recv(c.get(), buf, sizeof buf, 0);
             if (n <= 0) return;
             for (ssize_t i = 0; i < n; ++i) {
-                if (buf[i] == '\n' && !answer_(c.get(), ++count_, conn)) return;
+                if (buf[i] != '\n') {
+                    line += buf[i];
+                } else if (!answer_(c.get(), std::exchange(line, {}), ++count_, conn)) {
+                    return;
+                }
             }
         }
     }
@@ -126,7 +132,7 @@ bench::LoadConfig quick_load(std::uint16_t port, int clients, double seconds) {
 }
 
 TEST(BenchLoad, MeasuresA20msDelay) {
-    FakeServer server([](int fd, std::uint64_t, int) {
+    FakeServer server([](int fd, std::string_view, std::uint64_t, int) {
         std::this_thread::sleep_for(20ms);
         return send_all(fd, "55\n");
     });
@@ -139,7 +145,7 @@ TEST(BenchLoad, MeasuresA20msDelay) {
 }
 
 TEST(BenchLoad, CountsExactlyEveryWrongReply) {
-    FakeServer server([](int fd, std::uint64_t n, int) { return send_all(fd, n % 10 == 0 ? "56\n" : "55\n"); });
+    FakeServer server([](int fd, std::string_view, std::uint64_t n, int) { return send_all(fd, n % 10 == 0 ? "56\n" : "55\n"); });
     bench::LoadConfig cfg = quick_load(server.port(), 1, 0);
     cfg.warmup_s = 0;
     cfg.requests = 1000;  // correct replies to wait for: exactly 1000/9 wrong ones come with them
@@ -152,7 +158,7 @@ TEST(BenchLoad, CountsExactlyEveryWrongReply) {
 
 TEST(BenchLoad, CountsResetsAndCompletes) {
     std::atomic<int> resets{0};
-    FakeServer server([&resets](int fd, std::uint64_t, int conn) {
+    FakeServer server([&resets](int fd, std::string_view, std::uint64_t, int conn) {
         if (conn < 2 && resets.fetch_add(1) < 2) {  // the first two connections are reset at once
             linger lg{1, 0};
             ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -168,7 +174,7 @@ TEST(BenchLoad, CountsResetsAndCompletes) {
 }
 
 TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
-    FakeServer server([](int fd, std::uint64_t, int) {
+    FakeServer server([](int fd, std::string_view, std::uint64_t, int) {
         send_all(fd, "55\n");
         return false;  // one reply, then the server closes the connection
     });
@@ -183,7 +189,7 @@ TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
 }
 
 TEST(BenchLoad, OpenLoopKeepsItsSchedule) {
-    FakeServer server([](int fd, std::uint64_t, int) { return send_all(fd, "55\n"); });
+    FakeServer server([](int fd, std::string_view, std::uint64_t, int) { return send_all(fd, "55\n"); });
     bench::LoadConfig cfg = quick_load(server.port(), 4, 1.0);
     cfg.rate = 2000;
     auto r = bench::run_load(cfg);
@@ -194,6 +200,62 @@ TEST(BenchLoad, OpenLoopKeepsItsSchedule) {
     for (double p : {50.0, 99.0}) EXPECT_GE(r.main.latency.percentile(p), r.main.latency_uncorrected.percentile(p)) << p;
 }
 
+// A fake server that answers each request line correctly, except the one whose overall number is
+// `skip` (0: none), which it leaves unanswered.
+FakeServer::Answer answers_correctly_but(std::uint64_t skip) {
+    return [skip](int fd, std::string_view line, std::uint64_t count, int) {
+        if (count == skip) return true;
+        return send_all(fd, expected_reply(static_cast<unsigned>(std::stoul(std::string(line)))) + "\n");
+    };
+}
+
+TEST(BenchLoad, PipelinedRepliesAreCheckedInOrder) {
+    FakeServer server(answers_correctly_but(0));
+    bench::LoadConfig cfg = quick_load(server.port(), 2, 0.3);
+    cfg.pipeline = 16;
+    auto r = bench::run_load(cfg);
+    EXPECT_GT(r.main.replies, 100u);
+    EXPECT_EQ(r.errors.total(), 0u);
+    EXPECT_EQ(r.main.served, 2);
+}
+
+TEST(BenchLoad, AReplyMissingInABatchIsAnErrorNotAShift) {
+    FakeServer server(answers_correctly_but(5));  // the 5th request of the first batch goes unanswered
+    bench::LoadConfig cfg = quick_load(server.port(), 1, 0.3);
+    cfg.warmup_s = 0;
+    cfg.pipeline = 16;
+    auto r = bench::run_load(cfg);
+    EXPECT_GT(r.errors.wrong, 0u) << "every later reply answers the request before it";
+    EXPECT_GT(r.main.replies + r.errors.wrong, 100u);
+}
+
+// The connect phase against a real server that refuses past --max-clients: every connection is
+// counted once, the kinds add up, and the run ends on schedule.
+class BenchRefused : public testing::TestWithParam<ServerKind> {};
+
+TEST_P(BenchRefused, ServerFullIsCountedOnceAsRefusedByTheServer) {
+    ServerProcess server(bin(GetParam().exe), {"--quiet", "--max-clients", "10"});
+    bench::LoadConfig cfg = quick_load(server.port(), 4, 0.5);
+    cfg.idle = 40;
+    cfg.warmup_s = 0;
+    auto started = std::chrono::steady_clock::now();
+    auto r = bench::run_load(cfg);
+    auto took = std::chrono::steady_clock::now() - started;
+    const bench::Connections& k = r.connections;
+    EXPECT_EQ(k.requested, 44);
+    EXPECT_EQ(k.total(), k.requested);
+    EXPECT_EQ(k.established, 10);
+    EXPECT_EQ(k.refused_by_server, 34);
+    EXPECT_EQ(r.main.served, 4);
+    EXPECT_EQ(r.errors.total(), 0u);
+    EXPECT_LT(took, 1500ms) << "the run went past its duration plus a second";
+    EXPECT_EQ(server.stop(), 0) << dump(server);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BenchRefused,
+                         testing::Values(ServerKind{"loop", "fib-loop", {}}, ServerKind{"threads", "fib-threads", {}}),
+                         label_of);
+
 TEST(BenchLoad, BlockingServerServesOneOfFour) {
     ServerProcess server(bin("fib-blocking"), {"--quiet"});
     bench::LoadConfig cfg = quick_load(server.port(), 4, 0.5);
@@ -202,7 +264,7 @@ TEST(BenchLoad, BlockingServerServesOneOfFour) {
     auto r = bench::run_load(cfg);
     EXPECT_EQ(r.main.served, 1);
     EXPECT_EQ(r.main.clients, 4);
-    EXPECT_EQ(r.established, 4);
+    EXPECT_EQ(r.connections.established, 4);
     EXPECT_EQ(r.errors.total(), 0u);
     EXPECT_TRUE(r.server_measured);
     EXPECT_EQ(server.stop(), 0) << dump(server);
@@ -213,14 +275,21 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
     Finished run = run_to_end(bin("fib-bench"), {"compare", "--quick", "--out", out.string()}, 60s);
     EXPECT_EQ(run.code, 0) << run.output;
     EXPECT_NE(run.output.find("1. Clients on fib(1)"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("2. Pipelined"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("4. Fairness"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("blocking"), std::string::npos);
     std::ifstream csv(out / "compare.csv");
     std::string header, line;
     ASSERT_TRUE(std::getline(csv, header));
     EXPECT_EQ(header.rfind("server,scenario,setting,clients", 0), 0u) << header;
     int rows = 0;
-    while (std::getline(csv, line)) ++rows;
+    std::set<std::string> scenarios;
+    while (std::getline(csv, line)) {
+        ++rows;
+        scenarios.insert(line.substr(line.find(',') + 1, line.find(',', line.find(',') + 1) - line.find(',') - 1));
+    }
     EXPECT_GE(rows, 4);  // blocking: 3 client counts and the head-of-line run, at least
+    for (const char* s : {"clients", "pipelined", "hol", "fairness", "idle"}) EXPECT_TRUE(scenarios.count(s)) << s;
     std::ifstream json(out / "compare.json");
     std::string text((std::istreambuf_iterator<char>(json)), {});
     EXPECT_NE(text.find("\"machine\""), std::string::npos);
