@@ -26,11 +26,13 @@ void fib_server(const fibs::Fd& sock, const fibs::ServerOptions& opts) {
 int main(int argc, char** argv) {
     fibs::ServerOptions opts;
     CLI::App app{"Step 1: blocking fib server, one client at a time"};
-    fibs::add_server_options(app, opts);
+    fibs::add_server_options(app, opts, "none needed: one client is served at a time, the others wait in the "
+                                        "listen backlog (the flag is accepted like on every server)");
     CLI11_PARSE(app, argc, argv);
 
     fibs::stop_on_signals();  // before the readiness line: a SIGTERM right after it is handled
     fibs::Fd sock = fibs::start_server(opts);
+    fibs::log_listening(sock);
     fib_server(sock, opts);
     fibs::log_always("Shutting down");
     return 0;

@@ -23,7 +23,7 @@ void Loop::wake(int what) {
 void Loop::run() {
     while (!stopping_ && (!tasks.empty() || !recv_wait.empty() || !send_wait.empty() || !future_wait.empty())) {
         if (tasks.empty()) {
-            wait_for_io();  // nothing to run: wait until a socket is ready
+            wait_for_io(/*block=*/true);  // nothing to run: wait until a socket is ready
             continue;
         }
         Task task = std::move(tasks.front());
@@ -48,15 +48,21 @@ void Loop::run() {
             case Why::future:
                 future_wait.emplace(wait->what, std::move(task));
                 break;
+            case Why::again:
+                // Its turn is over: to the back of `tasks`. A quick look at the sockets first (no
+                // waiting), or a task that is alone in `tasks` would never let anyone else in.
+                wait_for_io(/*block=*/false);
+                tasks.push_back(std::move(task));
+                break;
         }
     }
 }
 
 // select's loop body: every fd that is ready moves its task from the wait table to `tasks`.
 // The whole batch is handled before any task runs, so a task cannot close an fd still in it.
-void Loop::wait_for_io() {
+void Loop::wait_for_io(bool block) {
     ready_.clear();
-    poller_->wait(ready_);
+    poller_->wait(ready_, block);
     for (int fd : ready_) {
         for (auto* waiting : {&recv_wait, &send_wait}) {
             auto it = waiting->find(fd);

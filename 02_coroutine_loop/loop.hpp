@@ -1,6 +1,7 @@
 // The article's run(): a queue of ready tasks, and tasks parked by why they wait. It calls
 // select/poll/epoll only when no task is ready to run.
 #pragma once
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <unordered_map>
@@ -10,6 +11,33 @@
 #include "task.hpp"
 
 namespace fibs::loop {
+
+// A task's turn: at most kRequests requests or kTime of work. A handler asks over() before each
+// request; when it says yes, the handler yields `again`, the others run, and a new turn begins
+// with the next request.
+class Turn {
+public:
+    static constexpr int kRequests = 16;
+    static constexpr std::chrono::microseconds kTime{200};
+
+    bool over() {
+        auto now = std::chrono::steady_clock::now();
+        if (!timing_) start_ = now;
+        timing_ = true;
+        if (done_ < kRequests && now - start_ < kTime) {
+            ++done_;
+            return false;
+        }
+        done_ = 1;        // the request that asked is the first of the next turn,
+        timing_ = false;  // whose clock starts when the task runs again
+        return true;
+    }
+
+private:
+    int done_ = 0;
+    bool timing_ = false;
+    std::chrono::steady_clock::time_point start_;
+};
 
 class Loop {
 public:
@@ -23,7 +51,7 @@ public:
     const char* backend() const { return poller_->name(); }
 
 private:
-    void wait_for_io();
+    void wait_for_io(bool block);
 
     std::deque<Task> tasks;                    // ready to run
     std::unordered_map<int, Task> recv_wait;   // fd -> task waiting to read it

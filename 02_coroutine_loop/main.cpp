@@ -3,6 +3,7 @@
 // what, and the loop (loop.cpp) resumes it when select/poll/epoll says the socket is ready.
 // With --workers N, big fib requests run on a thread pool and the task waits on the result.
 #include <signal.h>
+#include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "acceptor.hpp"
 #include "loop.hpp"
@@ -32,7 +34,9 @@ struct Context {
     const Options& opts;
     Loop& loop;
     Workers& workers;  // with --workers 0 it has no threads and takes no request
-    int clients = 0;   // handlers alive, for --max-clients
+    int max_clients;   // past it a new client is refused, saying `full`
+    std::string full;
+    int clients = 0;   // handlers alive
     // The read buffer of every handler: what recv() puts there is fed to the framer before the
     // next co_yield, so an idle connection's frame needs no buffer of its own.
     std::array<char, 4096> buf{};
@@ -62,7 +66,8 @@ Task fib_handler(Fd client, Context& ctx) {
             framer.end_input();
             open = false;
         }
-        while (auto line = framer.next_line()) {
+        for (Turn turn; auto line = framer.next_line();) {
+            if (turn.over()) co_yield again(client.get());  // a few requests per turn, then the others
             protocol::Request req = protocol::parse_request(*line, opts.max_n);
             if (req.ok() && ctx.workers.takes(req.n)) {  // the talk's fix: fib on a worker thread
                 std::uint64_t value;
@@ -105,8 +110,8 @@ Task fib_server(Fd sock, Context& ctx) {
             Fd client = acceptor.accept(&addr);
             if (!client && errno == EMFILE) continue;  // that one was refused; there may be more
             if (!client) break;                        // EAGAIN: the backlog is empty
-            if (ctx.clients >= ctx.opts.max_clients) {
-                acceptor.refuse(std::move(client), "--max-clients reached");
+            if (ctx.clients >= ctx.max_clients) {
+                acceptor.refuse(std::move(client), ctx.full);
                 continue;
             }
             if (!ctx.loop.can_watch(client.get())) {
@@ -126,6 +131,19 @@ Task future_monitor(Context& ctx) {
         co_yield recv(ctx.workers.notify_fd());
         for (int what : ctx.workers.done()) ctx.loop.wake(what);
     }
+}
+
+// How many clients the server takes: --max-clients, or else all that this backend and this process
+// can hold, keeping kSpare descriptors for the listener, the signalfd, the poller, the eventfd and
+// the Acceptor's spare. select can watch only descriptors below FD_SETSIZE; poll and epoll are
+// bound by the descriptor limit (start_server raised it to the hard limit).
+constexpr int kSpare = 16;
+
+std::pair<int, std::string> client_limit(const Options& opts) {
+    bool select = opts.backend == "select";
+    int most = (select ? FD_SETSIZE : descriptor_limit()) - kSpare;
+    if (opts.max_clients > 0 && opts.max_clients <= most) return {opts.max_clients, "--max-clients reached"};
+    return {most, select ? "select cannot watch descriptors past FD_SETSIZE" : "out of file descriptors"};
 }
 
 // SIGINT/SIGTERM, as a descriptor the loop waits on like any socket: the signals are blocked (in
@@ -157,7 +175,9 @@ int main(int argc, char** argv) {
     using namespace fibs::loop;
     Options opts;
     CLI::App app{"Step 3: the article's generator loop as C++20 coroutines"};
-    fibs::add_server_options(app, opts);
+    fibs::add_server_options(app, opts,
+                             "all the backend and the process can hold: select below FD_SETSIZE (1024), poll and "
+                             "epoll up to the descriptor limit (raised to `ulimit -Hn`), less a few spare");
     app.add_option("--backend", opts.backend, "What waits for the sockets")
         ->check(CLI::IsMember({"select", "poll", "epoll"}))
         ->capture_default_str();
@@ -174,7 +194,9 @@ int main(int argc, char** argv) {
     fibs::set_nonblocking(sock.get());
     Loop loop(make_poller(opts.backend));
     Workers workers(opts.workers, opts.offload_min);  // stopped before the tasks are freed
-    Context ctx{opts, loop, workers};                 // outlives every task
+    auto [max_clients, full] = client_limit(opts);
+    Context ctx{opts, loop, workers, max_clients, full};  // outlives every task
+    fibs::log_listening(sock, opts.backend + ", up to " + fibs::group_digits(max_clients) + " clients");
 
     loop.spawn(fib_server(std::move(sock), ctx));
     loop.spawn(future_monitor(ctx));

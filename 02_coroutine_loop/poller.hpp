@@ -16,8 +16,8 @@ public:
     virtual void watch(int fd, Why why) = 0;
     // Stop reporting fd. The loop calls it before it resumes the task that waited.
     virtual void unwatch(int fd) = 0;
-    // Blocks until at least one watched fd is ready; appends the ready fds.
-    virtual void wait(std::vector<int>& ready) = 0;
+    // Appends the watched fds that are ready. With `block`, first waits until at least one is.
+    virtual void wait(std::vector<int>& ready, bool block) = 0;
     // select cannot watch a descriptor at or above FD_SETSIZE.
     virtual bool can_watch(int fd) const { return fd >= 0; }
     virtual const char* name() const = 0;

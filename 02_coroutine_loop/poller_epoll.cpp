@@ -35,9 +35,9 @@ public:
         known_[fd] = true;
     }
     void unwatch(int) override {}  // EPOLLONESHOT already disarmed it
-    void wait(std::vector<int>& ready) override {
+    void wait(std::vector<int>& ready, bool block) override {
         epoll_event events[256];
-        int n = ::epoll_wait(ep_.get(), events, 256, -1);
+        int n = ::epoll_wait(ep_.get(), events, 256, block ? -1 : 0);
         if (n < 0 && errno == EINTR) return;
         if (n < 0) throw std::system_error(errno, std::generic_category(), "epoll_wait");
         for (int i = 0; i < n; ++i) ready.push_back(events[i].data.fd);

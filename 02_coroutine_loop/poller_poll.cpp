@@ -34,8 +34,8 @@ public:
         }
         fds_.pop_back();
     }
-    void wait(std::vector<int>& ready) override {
-        int n = ::poll(fds_.data(), fds_.size(), -1);
+    void wait(std::vector<int>& ready, bool block) override {
+        int n = ::poll(fds_.data(), fds_.size(), block ? -1 : 0);
         if (n < 0 && errno == EINTR) return;
         if (n < 0) throw std::system_error(errno, std::generic_category(), "poll");
         for (const pollfd& p : fds_) {

@@ -26,9 +26,10 @@ public:
         FD_CLR(fd, &write_);
         while (max_fd_ >= 0 && !FD_ISSET(max_fd_, &read_) && !FD_ISSET(max_fd_, &write_)) --max_fd_;
     }
-    void wait(std::vector<int>& ready) override {
+    void wait(std::vector<int>& ready, bool block) override {
         fd_set r = read_, w = write_;
-        int n = ::select(max_fd_ + 1, &r, &w, nullptr, nullptr);
+        timeval now{0, 0};
+        int n = ::select(max_fd_ + 1, &r, &w, nullptr, block ? nullptr : &now);
         if (n < 0 && errno == EINTR) return;
         if (n < 0) throw std::system_error(errno, std::generic_category(), "select");
         for (int fd = 0; fd <= max_fd_ && n > 0; ++fd) {

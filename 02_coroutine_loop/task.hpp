@@ -13,7 +13,8 @@
 
 namespace fibs::loop {
 
-enum class Why { recv, send, future };
+// again: nothing to wait for, but the task's turn is over; it runs again after the others.
+enum class Why { recv, send, future, again };
 
 struct Wait {
     Why why;
@@ -23,6 +24,7 @@ struct Wait {
 inline Wait recv(int fd) { return {Why::recv, fd}; }
 inline Wait send(int fd) { return {Why::send, fd}; }
 inline Wait future(int fd) { return {Why::future, fd}; }
+inline Wait again(int fd) { return {Why::again, fd}; }
 
 class Task {
 public:

@@ -24,6 +24,10 @@ constexpr std::size_t kDefaultStackKib = 1024;  // ThreadSanitizer refuses small
 constexpr std::size_t kDefaultStackKib = 256;
 #endif
 
+// Unlike the loop's, this default is not what the descriptors allow: each client costs a thread
+// (a stack and a kernel task), so memory and the scheduler run out first.
+constexpr int kDefaultMaxClients = 1024;
+
 struct Options : fibs::ServerOptions {
     std::size_t stack_kib = kDefaultStackKib;
 };
@@ -128,7 +132,9 @@ void set_thread_stack(std::size_t kib) {
 int main(int argc, char** argv) {
     Options opts;
     CLI::App app{"Bonus step: one thread per connection"};
-    fibs::add_server_options(app, opts);
+    fibs::add_server_options(app, opts, std::to_string(kDefaultMaxClients) +
+                                            ", because each client costs a thread (a stack and a kernel task), "
+                                            "not just a descriptor");
     app.add_option("--stack-size", opts.stack_kib, "Stack of each client thread, KiB")
         ->check(CLI::Range(64, 65536))
         ->capture_default_str();
@@ -136,7 +142,9 @@ int main(int argc, char** argv) {
 
     set_thread_stack(opts.stack_kib);
     fibs::stop_on_signals();  // before the readiness line: a SIGTERM right after it is handled
+    if (opts.max_clients == 0) opts.max_clients = kDefaultMaxClients;
     fibs::Fd sock = fibs::start_server(opts);
+    fibs::log_listening(sock, "a thread per client, up to " + fibs::group_digits(opts.max_clients) + " clients");
     fib_server(sock, opts);
     fibs::log_always("Shutting down");
     return 0;

@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include "server.hpp"
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -21,16 +23,7 @@ std::string format_ns(double ns) {
     return buf;
 }
 
-std::string format_count(double value) {
-    auto digits = std::to_string(static_cast<long long>(std::llround(value)));
-    std::string out;
-    int n = 0;
-    for (auto it = digits.rbegin(); it != digits.rend(); ++it, ++n) {
-        if (n > 0 && n % 3 == 0 && *it != '-') out.insert(out.begin(), ',');
-        out.insert(out.begin(), *it);
-    }
-    return out;
-}
+std::string format_count(double value) { return group_digits(std::llround(value)); }
 
 namespace {
 

@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -11,7 +12,7 @@
 
 namespace fibs {
 
-void add_server_options(CLI::App& app, ServerOptions& opts) {
+void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& max_clients_default) {
     app.add_option("--host", opts.host, "Address to listen on (0.0.0.0 exposes the server to your network)")
         ->capture_default_str();
     app.add_option("--port", opts.port, "TCP port; 0 picks a free port and prints it")->capture_default_str();
@@ -22,9 +23,9 @@ void add_server_options(CLI::App& app, ServerOptions& opts) {
         ->check(CLI::Range(0u, kMaxFibN))
         ->capture_default_str();
     app.add_option("--max-clients", opts.max_clients,
-                   "Clients served at once; past it a new client gets 'error: server full' and is closed")
-        ->check(CLI::Range(1, 1000000))
-        ->capture_default_str();
+                   "Clients served at once; past it a new client gets 'error: server full' and is closed. "
+                   "Default: " + max_clients_default)
+        ->check(CLI::Range(1, 10000000));
 }
 
 Fd start_server(const ServerOptions& opts) {
@@ -32,13 +33,32 @@ Fd start_server(const ServerOptions& opts) {
     ignore_sigpipe();
     raise_fd_limit();
     try {
-        Fd sock = listen_on(opts.host, opts.port);
-        std::printf("Listening on %s\n", local_address(sock.get()).c_str());
-        return sock;
+        return listen_on(opts.host, opts.port);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         std::exit(1);
     }
+}
+
+void log_listening(const Fd& sock, std::string_view about) {
+    std::string line = "Listening on " + local_address(sock.get());
+    if (!about.empty()) line += " (" + std::string(about) + ")";
+    log_always(line);
+}
+
+std::string group_digits(long long n) {
+    std::string digits = std::to_string(n < 0 ? -n : n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return n < 0 ? "-" + out : out;
+}
+
+int descriptor_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur > 10000000) return 10000000;
+    return static_cast<int>(lim.rlim_cur);
 }
 
 void log_connection(const ServerOptions& opts, std::string_view peer) {

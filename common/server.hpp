@@ -15,16 +15,25 @@ struct ServerOptions {
     std::uint16_t port = 25000;
     bool quiet = false;
     unsigned max_n = protocol::kDefaultMaxN;
-    int max_clients = 1024;  // served at once; past it: kServerFull and close
+    int max_clients = 0;  // served at once; past it: kServerFull and close. 0: the server's default
 };
 
-// --host, --port, --quiet, --max-n, --max-clients: the same on every server.
-void add_server_options(CLI::App& app, ServerOptions& opts);
+// --host, --port, --quiet, --max-n, and --max-clients with the server's own words for its default.
+void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& max_clients_default);
 
-// Line-buffered stdout, SIGPIPE ignored, the descriptor limit raised, the listening socket.
-// Prints "Listening on 127.0.0.1:25000" (always: it is the readiness line tests and the bench wait
-// for), or "error: cannot listen on ...: <reason>" on stderr and exits 1.
+// Line-buffered stdout, SIGPIPE ignored, the soft descriptor limit raised to the hard one, the
+// listening socket. Exits 1 with "error: cannot listen on ...: <reason>" on stderr.
 Fd start_server(const ServerOptions& opts);
+
+// "Listening on 127.0.0.1:25000", and " (<about>)" when given: always printed, it is the readiness
+// line that tests, scripts and the bench wait for.
+void log_listening(const Fd& sock, std::string_view about = {});
+
+// "19,984": digits in groups of three, for the lines people read.
+std::string group_digits(long long n);
+
+// The soft RLIMIT_NOFILE: how many descriptors this process may hold.
+int descriptor_limit();
 
 // "Connection 127.0.0.1:54321" and "Connection Closed", as in the article, unless --quiet.
 void log_connection(const ServerOptions& opts, std::string_view peer);

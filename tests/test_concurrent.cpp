@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "proc_stats.hpp"
@@ -124,6 +125,66 @@ TEST(LoopSelect, PastFdSetsizeClientsGetServerFull) {
     int said = 0;
     for (const auto& line : server.lines()) said += line.find("FD_SETSIZE") != std::string::npos;
     EXPECT_EQ(said, 1);  // said once, not once per client
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+// A finished client's thread closes its socket as it ends: after a burst of clients the server
+// holds as many descriptors as before it, with nobody new connecting to make it clean up.
+TEST(Threads, FinishedClientsLeaveNoDescriptorBehind) {
+    ServerProcess server(bin("fib-threads"), {"--quiet"});
+    auto open_fds = [&] {
+        std::size_t n = 0;
+        for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(server.pid()) + "/fd")) ++n;
+        return n;
+    };
+    {
+        Client warm(server.port());  // the first client settles what a served client leaves behind
+        warm.send("1\n");
+        ASSERT_EQ(warm.read_line(), "1");
+    }
+    std::size_t baseline = 0;
+    for (int i = 0; i < 100 && (baseline = open_fds()) > 6; ++i) std::this_thread::sleep_for(10ms);
+    {
+        std::vector<std::unique_ptr<Client>> burst;
+        for (int i = 0; i < 50; ++i) {
+            burst.push_back(std::make_unique<Client>(server.port()));
+            burst.back()->send("5\n");
+            ASSERT_EQ(burst.back()->read_line(), "5");
+        }
+        EXPECT_GE(open_fds(), baseline + 50);
+    }
+    std::size_t now = open_fds();
+    for (int i = 0; i < 200 && now > baseline; ++i) {  // bounded: the threads end within moments
+        std::this_thread::sleep_for(10ms);
+        now = open_fds();
+    }
+    EXPECT_EQ(now, baseline) << "descriptors still held after every client left";
+    EXPECT_EQ(server.stop(), 0) << dump(server);
+}
+
+// Without --max-clients, epoll takes what the descriptor limit allows, well past select's 1024.
+TEST(LoopDefaults, EpollHoldsPastTheOld1024WithNoFlag) {
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    const rlim_t need = 1500;
+    if (lim.rlim_max < need) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << lim.rlim_max << " < " << need;
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &raised);
+
+    ServerProcess server(bin("fib-loop"), {"--quiet"});
+    std::string said = server.lines().front();
+    EXPECT_NE(said.find("(epoll, up to "), std::string::npos) << said;
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 1100; ++i) clients.push_back(std::make_unique<Client>(server.port()));
+    for (std::size_t i = 0; i < clients.size(); i += 100) {
+        clients[i]->send("10\n");
+        EXPECT_EQ(clients[i]->read_line(), "55") << "client " << i;
+    }
+    clients.back()->send("12\n");
+    EXPECT_EQ(clients.back()->read_line(), "144");
+    clients.clear();
+    EXPECT_EQ(server.stop(), 0) << dump(server);
     ::setrlimit(RLIMIT_NOFILE, &lim);
 }
 

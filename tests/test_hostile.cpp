@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 #include "proc_stats.hpp"
@@ -126,6 +127,73 @@ TEST_P(EveryServer, ManyClientsComeAndGo) {
         if (i % 2) c.reset();
     }
 }
+
+// Every reply exactly once and in order, through a send path that must stop and resume: 200,000
+// requests whose replies (error lines) are ten times longer, and nothing read for a second, so the
+// server's sends fill the socket and go on later from where they stopped.
+TEST_P(EveryServer, ASlowReaderGetsEveryReplyOnceAndInOrder) {
+    Client c(server->port());
+    constexpr int kRequests = 200000;
+    auto request = [](int i) { return std::to_string(41 + i % 59); };  // 41..99: all out of range
+    std::thread writer([&] {
+        std::string burst;
+        for (int i = 0; i < kRequests; ++i) burst += request(i) + "\n";
+        c.send(burst);  // blocks while the server is not reading: it is waiting for us to read
+    });
+    std::this_thread::sleep_for(1s);  // the slow reader reads nothing for a second
+    int in_order = 0;
+    for (int i = 0; i < kRequests; ++i) {
+        auto line = c.read_line(10s);
+        std::string expected = "error: n out of range 0..40: \"" + request(i) + "\"";
+        if (line != expected) {
+            ADD_FAILURE() << "reply " << i << " is " << line.value_or("<none>") << ", expected " << expected;
+            break;
+        }
+        ++in_order;
+    }
+    writer.join();
+    EXPECT_EQ(in_order, kRequests);
+    EXPECT_TRUE(c.silent_for(100ms)) << "a reply came twice";
+}
+
+// A client that pipelines slow requests without end and never reads must not starve the others:
+// each of them still gets every reply, in order, while it floods (the loop gives each task a turn).
+class Flood : public testing::TestWithParam<ServerKind> {};
+
+TEST_P(Flood, OthersAreServedInOrderBesideAClientThatPipelinesFib30AndNeverReads) {
+    auto server = start(GetParam(), {"--quiet"});
+    Client hog(server->port());
+    set_nonblocking(hog.fd());
+    std::atomic<bool> done{false};
+    std::thread flood([&] {
+        std::string burst;
+        for (int i = 0; i < 1000; ++i) burst += "30\n";
+        for (int rounds = 0; rounds < 2000 && !done; ++rounds) {  // bounded: 2000 x at most 5 ms
+            if (::send(hog.fd(), burst.data(), burst.size(), MSG_NOSIGNAL) < 0) std::this_thread::sleep_for(5ms);
+        }
+    });
+    std::this_thread::sleep_for(100ms);  // the flood is under way, not a wait for readiness
+    std::vector<std::unique_ptr<Client>> others;
+    for (int i = 0; i < 3; ++i) others.push_back(std::make_unique<Client>(server->port()));
+    int answered = 0;
+    for (int round = 0; round < 10; ++round) {
+        for (int i = 0; i < 3; ++i) others[i]->send(std::to_string(round + i) + "\n" + std::to_string(round + i + 1) + "\n");
+        for (int i = 0; i < 3; ++i) {
+            // Generous: a turn is a few fib(30) at most (a millisecond or two); without turns it is
+            // a whole read of 1,365 of them (seconds).
+            auto a = others[i]->read_line(1s), b = others[i]->read_line(1s);
+            EXPECT_EQ(a, expected_reply(round + i)) << "round " << round << " client " << i;
+            EXPECT_EQ(b, expected_reply(round + i + 1)) << "round " << round << " client " << i;
+            answered += (a == expected_reply(round + i)) + (b == expected_reply(round + i + 1));
+        }
+    }
+    done = true;
+    flood.join();
+    EXPECT_EQ(answered, 60);
+    EXPECT_EQ(server->stop(), 0) << dump(*server);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Flood, testing::ValuesIn(concurrent_servers()), label_of);
 
 // Descriptors run out: each client is served, told "server full", or closed; the server does not
 // spin, and serves again once they leave. Runs the server under `prlimit --nofile=64`.

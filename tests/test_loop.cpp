@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -107,6 +108,43 @@ TEST_P(LoopBackend, ManyReadyAtOnceAllRun) {
     for (auto& p : pairs) [[maybe_unused]] ssize_t n = ::write(p.b.get(), "x", 1);
     loop.run();
     EXPECT_EQ(log.size(), 100u);
+}
+
+// The turn: a task with many requests buffered answers a few, yields `again`, and the other task
+// runs before it has finished its batch.
+Task batch(int requests, std::vector<std::string>& log) {
+    for (Turn turn; requests > 0; --requests) {
+        if (turn.over()) co_yield again(-1);
+        log.push_back("batch");
+    }
+}
+
+Task one_request(int fd, std::vector<std::string>& log) {
+    co_yield recv(fd);
+    log.push_back("other");
+}
+
+TEST_P(LoopBackend, ATaskWithABigBatchLetsTheOthersRunBetweenTurns) {
+    Pair p;
+    [[maybe_unused]] ssize_t n = ::write(p.b.get(), "1\n", 2);  // the other's request is there already
+    loop.spawn(batch(100, log));
+    loop.spawn(one_request(p.a.get(), log));
+    loop.run();
+    ASSERT_EQ(log.size(), 101u);
+    // The batch's first turn, then the other's first step (to its recv, already ready), the
+    // batch's second turn, and the other's answer: after two turns, not after the whole batch.
+    auto other = std::find(log.begin(), log.end(), "other") - log.begin();
+    EXPECT_EQ(other, 2 * Turn::kRequests) << "the other ran after " << other << " of the batch's 100";
+}
+
+TEST_P(LoopBackend, AnAgainAloneInTasksStillLetsAReadySocketIn) {
+    Pair p;
+    loop.spawn(batch(1000, log));
+    loop.spawn(one_request(p.a.get(), log));  // parks in recv_wait: its socket is not ready yet
+    [[maybe_unused]] ssize_t n = ::write(p.b.get(), "1\n", 2);
+    loop.run();
+    auto other = std::find(log.begin(), log.end(), "other") - log.begin();
+    EXPECT_EQ(other, 2 * Turn::kRequests) << "the ready socket waited for " << other << " of the batch's 1000";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoopBackend, testing::Values("select", "poll", "epoll"));
