@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
                              "all the backend and the process can hold: select below FD_SETSIZE (1024), poll and "
                              "epoll up to the descriptor limit (raised to `ulimit -Hn`), less a few spare");
     app.add_option("--backend", opts.backend, "What waits for the sockets")
-        ->check(CLI::IsMember({"select", "poll", "epoll"}))
+        ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}))
         ->capture_default_str();
     app.add_option("--workers", opts.workers,
                    "Threads that compute big fib requests off the loop (0: in the loop, as in the article)")
@@ -189,10 +189,17 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
+    std::unique_ptr<Poller> poller;
+    try {
+        poller = make_poller(opts.backend);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
     fibs::Fd stop = open_stop_fd();  // before the readiness line and before any worker thread
     fibs::Fd sock = fibs::start_server(opts);
     fibs::set_nonblocking(sock.get());
-    Loop loop(make_poller(opts.backend));
+    Loop loop(std::move(poller));
     Workers workers(opts.workers, opts.offload_min);  // stopped before the tasks are freed
     auto [max_clients, full] = client_limit(opts);
     Context ctx{opts, loop, workers, max_clients, full};  // outlives every task

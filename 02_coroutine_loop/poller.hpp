@@ -1,7 +1,10 @@
-// What the loop needs from select, poll or epoll, and nothing more (as in Redis's ae backends).
-// One small file per backend: poller_select.cpp, poller_poll.cpp, poller_epoll.cpp.
+// What the loop needs from select, poll, epoll or io_uring, and nothing more (as in Redis's ae
+// backends). One small file per backend: poller_select.cpp, poller_poll.cpp, poller_epoll.cpp,
+// poller_io_uring.cpp.
 #pragma once
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,7 +29,15 @@ public:
 std::unique_ptr<Poller> make_select_poller();
 std::unique_ptr<Poller> make_poll_poller();
 std::unique_ptr<Poller> make_epoll_poller();
-// "select", "poll" or "epoll"; throws std::invalid_argument otherwise.
+std::unique_ptr<Poller> make_io_uring_poller();
+// Why io_uring cannot be used here ("not permitted: ..."), or "" when it can.
+std::string io_uring_unavailable();
+
+// "select", "poll", "epoll" or "io_uring"; throws std::invalid_argument for another name, and
+// Unavailable when io_uring cannot be used here.
 std::unique_ptr<Poller> make_poller(std::string_view name);
+struct Unavailable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 }  // namespace fibs::loop

@@ -1,5 +1,9 @@
 #include "servers.hpp"
 
+#include <algorithm>
+
+#include "poller.hpp"
+
 namespace fibs::test {
 
 std::vector<ServerKind> all_servers() {
@@ -8,9 +12,18 @@ std::vector<ServerKind> all_servers() {
         {"loop_epoll", "fib-loop", {"--backend", "epoll"}},
         {"loop_poll", "fib-loop", {"--backend", "poll"}},
         {"loop_select", "fib-loop", {"--backend", "select"}},
+        {"loop_io_uring", "fib-loop", {"--backend", "io_uring"}},
         {"loop_workers", "fib-loop", {"--workers", "2", "--offload-min", "5"}},
         {"threads", "fib-threads", {}},
     };
+}
+
+std::optional<std::string> unavailable(const ServerKind& kind) {
+    bool uring = std::find(kind.args.begin(), kind.args.end(), "io_uring") != kind.args.end();
+    if (!uring) return std::nullopt;
+    std::string why = loop::io_uring_unavailable();
+    if (why.empty()) return std::nullopt;
+    return "io_uring is not available here (" + why + ")";
 }
 
 std::vector<ServerKind> concurrent_servers() {

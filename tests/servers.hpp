@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,6 +21,12 @@ namespace fibs::test {
 std::vector<ServerKind> all_servers();
 // The ones that serve many clients at once: all but the blocking server.
 std::vector<ServerKind> concurrent_servers();
+
+// Why this kind of server cannot run on this machine ("io_uring is not available here (...)"),
+// or nullopt. A test of such a kind is skipped with that reason, never passed silently.
+std::optional<std::string> unavailable(const ServerKind& kind);
+#define SKIP_IF_UNAVAILABLE(kind) \
+    if (auto why_unavailable = ::fibs::test::unavailable(kind)) GTEST_SKIP() << *why_unavailable
 
 inline std::unique_ptr<ServerProcess> start(const ServerKind& kind, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = kind.args;
@@ -40,7 +47,10 @@ inline std::string label_of(const testing::TestParamInfo<ServerKind>& info) { re
 // served, and SIGTERM must end the server with exit code 0, whatever the test's client did.
 class EveryServer : public testing::TestWithParam<ServerKind> {
 protected:
-    void SetUp() override { server = start(GetParam()); }
+    void SetUp() override {
+        SKIP_IF_UNAVAILABLE(GetParam());
+        server = start(GetParam());
+    }
     void TearDown() override {
         if (!server) return;  // the test stopped it itself
         Client fresh(server->port());

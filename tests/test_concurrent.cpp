@@ -17,6 +17,7 @@ namespace {
 class ConcurrentServer : public testing::TestWithParam<ServerKind> {};
 
 TEST_P(ConcurrentServer, FiftyClientsConnectedAtOnceAreAllAnswered) {
+    SKIP_IF_UNAVAILABLE(GetParam());
     auto server = start(GetParam(), {"--quiet"});
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < 50; ++i) clients.push_back(std::make_unique<Client>(server->port()));
@@ -29,6 +30,7 @@ TEST_P(ConcurrentServer, FiftyClientsConnectedAtOnceAreAllAnswered) {
 }
 
 TEST_P(ConcurrentServer, AClientThatNeverReadsDoesNotStopOthers) {
+    SKIP_IF_UNAVAILABLE(GetParam());
     auto server = start(GetParam(), {"--quiet"});
     // A tiny receive window, then 10,000 pipelined requests (as many as the kernel takes), never read.
     Fd hog(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -161,6 +161,7 @@ TEST_P(EveryServer, ASlowReaderGetsEveryReplyOnceAndInOrder) {
 class Flood : public testing::TestWithParam<ServerKind> {};
 
 TEST_P(Flood, OthersAreServedInOrderBesideAClientThatPipelinesFib30AndNeverReads) {
+    SKIP_IF_UNAVAILABLE(GetParam());
     auto server = start(GetParam(), {"--quiet"});
     Client hog(server->port());
     set_nonblocking(hog.fd());
@@ -200,6 +201,7 @@ INSTANTIATE_TEST_SUITE_P(All, Flood, testing::ValuesIn(concurrent_servers()), la
 class FdLimit : public testing::TestWithParam<ServerKind> {};
 
 TEST_P(FdLimit, PastTheDescriptorLimitClientsAreRefusedAndServiceResumes) {
+    SKIP_IF_UNAVAILABLE(GetParam());
     const std::string prlimit = "/usr/bin/prlimit";
     if (::access(prlimit.c_str(), X_OK) != 0) GTEST_SKIP() << "needs prlimit (util-linux)";
     std::vector<std::string> args = {"--nofile=64", bin(GetParam().exe)};
@@ -250,6 +252,7 @@ INSTANTIATE_TEST_SUITE_P(All, FdLimit, testing::ValuesIn(concurrent_servers()), 
 class MaxClients : public testing::TestWithParam<ServerKind> {};
 
 TEST_P(MaxClients, TheFifthIsRefusedUntilOneLeaves) {
+    SKIP_IF_UNAVAILABLE(GetParam());
     auto server = start(GetParam(), {"--max-clients", "4", "--quiet"});
     std::vector<std::unique_ptr<Client>> four;
     for (int i = 0; i < 4; ++i) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,9 +28,17 @@ struct Pair {
     }
 };
 
+// Skips, naming the reason, where io_uring cannot be used.
+#define SKIP_IF_NO_BACKEND(name) \
+    if (std::string(name) == "io_uring" && !io_uring_unavailable().empty()) GTEST_SKIP() << "io_uring is not available here (" << io_uring_unavailable() << ")"
+
 class LoopBackend : public testing::TestWithParam<std::string> {
 protected:
-    Loop loop{make_poller(GetParam())};
+    void SetUp() override {
+        SKIP_IF_NO_BACKEND(GetParam());
+        loop = std::make_unique<Loop>(make_poller(GetParam()));
+    }
+    std::unique_ptr<Loop> loop;
     std::vector<std::string> log;
 };
 
@@ -49,9 +58,9 @@ Task writer(int fd, std::vector<std::string>& log) {
 
 TEST_P(LoopBackend, ATaskWaitingToReadRunsWhenDataArrives) {
     Pair p;
-    loop.spawn(reader(p.a.get(), log));
-    loop.spawn(writer(p.b.get(), log));
-    loop.run();  // returns when no task is left
+    loop->spawn(reader(p.a.get(), log));
+    loop->spawn(writer(p.b.get(), log));
+    loop->run();  // returns when no task is left
     EXPECT_EQ(log, (std::vector<std::string>{"reader waits", "writer writes", "reader got hi"}));
 }
 
@@ -72,10 +81,10 @@ Task counter(int rounds, std::vector<std::string>& log, Loop& loop) {
 }
 
 TEST_P(LoopBackend, AnExceptionEndsOnlyThatTask) {
-    loop.spawn(thrower(log));
-    loop.spawn(counter(3, log, loop));
+    loop->spawn(thrower(log));
+    loop->spawn(counter(3, log, *loop));
     testing::internal::CaptureStdout();
-    loop.run();
+    loop->run();
     std::string out = testing::internal::GetCapturedStdout();
     EXPECT_EQ(log, (std::vector<std::string>{"thrower runs", "round 0", "round 1", "round 2"}));
     EXPECT_NE(out.find("task failed: boom"), std::string::npos) << out;
@@ -89,9 +98,9 @@ Task stopper(Loop& loop, std::vector<std::string>& log) {
 
 TEST_P(LoopBackend, StopEndsRunWithTasksStillWaiting) {
     Pair p;
-    loop.spawn(reader(p.a.get(), log));  // never gets data
-    loop.spawn(stopper(loop, log));
-    loop.run();
+    loop->spawn(reader(p.a.get(), log));  // never gets data
+    loop->spawn(stopper(*loop, log));
+    loop->run();
     EXPECT_EQ(log, (std::vector<std::string>{"reader waits", "stopping"}));
 }
 
@@ -104,9 +113,9 @@ Task reads_and_reports(int fd, int id, std::vector<std::string>& log) {
 
 TEST_P(LoopBackend, ManyReadyAtOnceAllRun) {
     std::vector<Pair> pairs(100);
-    for (int i = 0; i < 100; ++i) loop.spawn(reads_and_reports(pairs[i].a.get(), i, log));
+    for (int i = 0; i < 100; ++i) loop->spawn(reads_and_reports(pairs[i].a.get(), i, log));
     for (auto& p : pairs) [[maybe_unused]] ssize_t n = ::write(p.b.get(), "x", 1);
-    loop.run();
+    loop->run();
     EXPECT_EQ(log.size(), 100u);
 }
 
@@ -127,9 +136,9 @@ Task one_request(int fd, std::vector<std::string>& log) {
 TEST_P(LoopBackend, ATaskWithABigBatchLetsTheOthersRunBetweenTurns) {
     Pair p;
     [[maybe_unused]] ssize_t n = ::write(p.b.get(), "1\n", 2);  // the other's request is there already
-    loop.spawn(batch(100, log));
-    loop.spawn(one_request(p.a.get(), log));
-    loop.run();
+    loop->spawn(batch(100, log));
+    loop->spawn(one_request(p.a.get(), log));
+    loop->run();
     ASSERT_EQ(log.size(), 101u);
     // The batch's first turn, then the other's first step (to its recv, already ready), the
     // batch's second turn, and the other's answer: after two turns, not after the whole batch.
@@ -139,15 +148,47 @@ TEST_P(LoopBackend, ATaskWithABigBatchLetsTheOthersRunBetweenTurns) {
 
 TEST_P(LoopBackend, AnAgainAloneInTasksStillLetsAReadySocketIn) {
     Pair p;
-    loop.spawn(batch(1000, log));
-    loop.spawn(one_request(p.a.get(), log));  // parks in recv_wait: its socket is not ready yet
+    loop->spawn(batch(1000, log));
+    loop->spawn(one_request(p.a.get(), log));  // parks in recv_wait: its socket is not ready yet
     [[maybe_unused]] ssize_t n = ::write(p.b.get(), "1\n", 2);
-    loop.run();
+    loop->run();
     auto other = std::find(log.begin(), log.end(), "other") - log.begin();
     EXPECT_EQ(other, 2 * Turn::kRequests) << "the ready socket waited for " << other << " of the batch's 1000";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LoopBackend, testing::Values("select", "poll", "epoll"));
+INSTANTIATE_TEST_SUITE_P(Backends, LoopBackend, testing::Values("select", "poll", "epoll", "io_uring"));
+
+// A descriptor number is reused as soon as it is closed. A watch left on the old socket must never
+// report the new one: a task waiting on the new socket would be resumed for nothing, and the old
+// task (if it still existed) for a socket that is gone.
+class PollerBackend : public testing::TestWithParam<std::string> {};
+
+TEST_P(PollerBackend, AReusedDescriptorIsNotReportedForItsOldWatch) {
+    SKIP_IF_NO_BACKEND(GetParam());
+    auto poller = make_poller(GetParam());
+    std::vector<int> ready;
+    auto old = std::make_unique<Pair>();
+    const int fd = old->a.get();
+    poller->watch(fd, Why::recv);
+    poller->wait(ready, /*block=*/false);  // the watch is in place, nothing is ready
+    EXPECT_TRUE(ready.empty());
+    poller->unwatch(fd);  // the old task is gone: its socket closes while its watch was pending
+    old->a.reset();
+    old.reset();          // the peer closes too: the old socket would now read end of input
+    Pair fresh;           // and gets the same number
+    ASSERT_TRUE(fresh.a.get() == fd || fresh.b.get() == fd) << "the descriptor number was not reused";
+    Fd& reused = fresh.a.get() == fd ? fresh.a : fresh.b;
+    Fd& peer = fresh.a.get() == fd ? fresh.b : fresh.a;
+    poller->watch(fd, Why::recv);
+    poller->wait(ready, /*block=*/false);
+    EXPECT_TRUE(ready.empty()) << "the new socket was reported before anything was sent to it";
+    [[maybe_unused]] ssize_t n = ::write(peer.get(), "x", 1);
+    for (int i = 0; i < 100 && ready.empty(); ++i) poller->wait(ready, /*block=*/true);
+    EXPECT_EQ(ready, std::vector<int>{fd});
+    (void)reused;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PollerBackend, testing::Values("select", "poll", "epoll", "io_uring"));
 
 TEST(Poller, SelectRefusesDescriptorsPastFdSetsize) {
     auto p = make_select_poller();
@@ -155,6 +196,9 @@ TEST(Poller, SelectRefusesDescriptorsPastFdSetsize) {
     EXPECT_FALSE(p->can_watch(FD_SETSIZE));
     EXPECT_TRUE(make_epoll_poller()->can_watch(FD_SETSIZE));
     EXPECT_TRUE(make_poll_poller()->can_watch(FD_SETSIZE));
+    if (io_uring_unavailable().empty()) {
+        EXPECT_TRUE(make_io_uring_poller()->can_watch(FD_SETSIZE));
+    }
     EXPECT_THROW(make_poller("kqueue"), std::invalid_argument);
 }
 
