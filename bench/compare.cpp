@@ -116,8 +116,8 @@ std::string lines_with_points(const std::string& data, const std::vector<std::st
         std::string idx = "'" + data + "' index " + std::to_string(i);
         std::string lc = " lc " + std::to_string(i + 1);
         out += (i ? ", " : "") + idx + " using 1:" + y + " with lines lw 2" + lc + " notitle, " + idx +
-               " using 1:($3 == 0 ? " + y + " : 1/0) with points pt 7 ps 1.3" + lc + " title '" + servers[i] + "', " +
-               idx + " using 1:($3 == 1 ? " + y + " : 1/0) with points pt 6 ps 1.6" + lc + " notitle";
+               " using 1:($3 == 0 ? $" + y + " : 1/0) with points pt 7 ps 1.3" + lc + " title '" + servers[i] + "', " +
+               idx + " using 1:($3 == 1 ? $" + y + " : 1/0) with points pt 6 ps 1.6" + lc + " notitle";
     }
     out += ", NaN with points pt 6 ps 1.6 lc rgb 'black' title 'hollow: fib-bench saturated'";
     return out;
@@ -127,7 +127,7 @@ bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") =
 
 void plot(const std::string& dir, const std::string& name, const std::string& script) {
     std::string gp = dir + "/" + name + ".gp";
-    std::ofstream(gp) << "set terminal svg size 800,480 dynamic enhanced font 'sans,12'\n"
+    std::ofstream(gp) << "set terminal svg size 800,480 dynamic noenhanced font 'sans,12'\n"
                       << "set output '" << dir << "/" << name << ".svg'\n"
                       << "set grid\nset key outside right top\n"
                       << script;
@@ -325,7 +325,7 @@ int run_compare(const CompareConfig& cfg) {
             return std::pair{double(m.result.config.clients), m.result.server_cpu_per_reply_us()};
         });
         plot(dir, "clients",
-             "set terminal svg size 800,760 dynamic enhanced font 'sans,12'\nset output '" + dir + "/clients.svg'\n"
+             "set terminal svg size 800,760 dynamic noenhanced font 'sans,12'\nset output '" + dir + "/clients.svg'\n"
              "set multiplot layout 2,1\nset logscale x 2\nset xtics (1, 8, 64)\nset xrange [0.8:80]\nset yrange [0:*]\n"
              "set title 'Replies/s vs clients, fib(1)'\nset ylabel 'replies/s'\nplot " +
                  lines_with_points(dir + "/clients.dat", client_servers, "2") +
@@ -370,7 +370,8 @@ int run_compare(const CompareConfig& cfg) {
                                    : std::string();
             });
         std::string script = "set title 'Server CPU per reply vs idle connections'\nset xlabel 'idle connections'\n"
-                             "set ylabel 'CPU per reply (µs)'\nset yrange [0:*]\nset offsets 0, 300, 0, 0\nplot " +
+                             "set ylabel 'CPU per reply (µs, log scale)'\nset logscale y\nset yrange [1:*]\n"
+                             "set xtics (0, 1000, 5000)\nset offsets 300, 300, 0, 0\nplot " +
                              lines_with_points(dir + "/idle.dat", idle_labels, "2") + ", '" + dir +
                              "/idle.dat' using 1:2:4 with labels offset 0,1.2 font ',9' notitle\n";
         plot(dir, "idle", script);

@@ -11,9 +11,11 @@
 //   ```nc        a session with the page's server: "> " lines are typed, the others are replies.
 //   ```sh        instructions that are not replayed (builds, installs).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -292,6 +294,59 @@ std::string page_name(const testing::TestParamInfo<std::string>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Docs, DocPage, testing::ValuesIn(pages()), page_name);
+
+// Every page of the workshop leads back to its start, and each step on to the next one.
+TEST(DocPaths, EveryPageLinksBackToTheWorkshopAndEachStepToTheNext) {
+    const std::map<std::string, std::string> next = {
+        {"docs/README.md", "step1-blocking.md"},
+        {"docs/step1-blocking.md", "step2-two-clients.md"},
+        {"docs/step2-two-clients.md", "step3-coroutine-loop.md"},
+        {"docs/step3-coroutine-loop.md", "bonus-threads.md"},
+        {"docs/step3-deeper.md", "bonus-threads.md"},
+        {"docs/bonus-threads.md", "results.md"},
+    };
+    for (const auto& page : pages()) {
+        if (page.rfind("docs/", 0) != 0) continue;
+        std::string text;
+        for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / page)) text += l + "\n";
+        if (page != "docs/README.md") {
+            EXPECT_TRUE(text.find("](README.md)") != std::string::npos || text.find("](README.md#") != std::string::npos)
+                << page << " has no link back to docs/README.md";
+        }
+        if (auto it = next.find(page); it != next.end()) {
+            EXPECT_NE(text.find("](" + it->second + ")"), std::string::npos) << page << " does not lead on to " << it->second;
+        }
+    }
+}
+
+// Step 3's page shows what differs between Step 1's handler and Step 3's: the real diff, today's.
+TEST(DocPaths, Step3ShowsTheRealDiffBetweenTheTwoHandlers) {
+    auto function = [](const std::string& file, const std::string& first) {
+        std::string out;
+        bool in = false;
+        for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / file)) {
+            in = in || l.rfind(first, 0) == 0;
+            if (in) out += l + "\n";
+            if (in && l == "}") break;
+        }
+        return out;
+    };
+    auto dir = fs::temp_directory_path();
+    fs::path step1 = dir / ("handler1-" + std::to_string(::getpid())), step3 = dir / ("handler3-" + std::to_string(::getpid()));
+    std::ofstream(step1) << function("common/handler.cpp", "void fib_handler(");
+    std::ofstream(step3) << function("02_coroutine_loop/main.cpp", "Task fib_handler(");
+    Finished diff = run_to_end("/usr/bin/diff", {"-U1", step1.string(), step3.string()});
+    fs::remove(step1);
+    fs::remove(step3);
+    std::vector<std::string> real = split_lines(diff.output);
+    ASSERT_GT(real.size(), 2u) << diff.output;
+    real.erase(real.begin(), real.begin() + 2);  // the "---" and "+++" lines name the temporary files
+    std::vector<std::string> shown;
+    for (const Block& b : blocks_of(read_lines(fs::path(FIBS_SOURCE_DIR) / "docs/step3-coroutine-loop.md"))) {
+        if (b.info == "diff") shown = b.lines;
+    }
+    EXPECT_EQ(shown, real) << "docs/step3-coroutine-loop.md shows another diff than the code has; today's:\n" << diff.output;
+}
 
 // The pattern rules themselves: a test that can fail when they are too loose.
 TEST(DocPatterns, CountsMustMatchButMeasurementsMayVary) {
