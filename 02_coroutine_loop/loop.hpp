@@ -1,5 +1,6 @@
-// The article's run(): a queue of ready tasks, and tasks parked by why they wait. It calls
-// select/poll/epoll only when no task is ready to run.
+// The article's run(): a queue of ready tasks, and tasks parked by why they wait. It waits on the
+// poller (select, poll, epoll or io_uring) only when no task is ready to run, and takes a quick
+// look without waiting whenever a task's turn is over.
 #pragma once
 #include <chrono>
 #include <deque>

@@ -1,7 +1,9 @@
 // Step 3: the article's generator loop, with C++20 coroutines. fib_server and fib_handler are
 // tasks: each stops at `co_yield recv(...)` / `co_yield send(...)`, saying why it waits and on
-// what, and the loop (loop.cpp) resumes it when select/poll/epoll says the socket is ready.
-// With --workers N, big fib requests run on a thread pool and the task waits on the result.
+// what, and the loop (loop.cpp) resumes it when select, poll, epoll or io_uring says the socket is
+// ready. A handler's turn is a few requests (Turn, loop.hpp); then the others run. With
+// --workers N, big fib requests run on a thread pool (the talk's fix) and the task waits on the
+// result.
 #include <signal.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>

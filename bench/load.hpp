@@ -86,8 +86,9 @@ struct LoadResult {
     int server_threads = 0;
 
     double replies_per_s() const { return window_s > 0 ? static_cast<double>(main.replies) / window_s : 0; }
-    double server_cpu_per_reply_us() const;
-    double client_cpu_per_reply_us() const;
+    double server_cpu_per_reply_us() const { return per_reply_us(server_cpu_s); }
+    double client_cpu_per_reply_us() const { return per_reply_us(client_cpu_s); }
+    double per_reply_us(double cpu_s) const;  // CPU seconds per reply (measured and hog), in µs
 };
 
 LoadResult run_load(const LoadConfig& config);

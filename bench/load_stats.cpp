@@ -31,14 +31,9 @@ void Connections::merge(const Connections& o) {
     failed += o.failed;
 }
 
-double LoadResult::server_cpu_per_reply_us() const {
+double LoadResult::per_reply_us(double cpu_s) const {
     auto replies = main.replies + hog.replies;
-    return replies ? server_cpu_s / static_cast<double>(replies) * 1e6 : 0;
-}
-
-double LoadResult::client_cpu_per_reply_us() const {
-    auto replies = main.replies + hog.replies;
-    return replies ? client_cpu_s / static_cast<double>(replies) * 1e6 : 0;
+    return replies ? cpu_s / static_cast<double>(replies) * 1e6 : 0;
 }
 
 }  // namespace fibs::bench

@@ -17,7 +17,7 @@ void fib_handler(const Fd& client, const ServerOptions& opts) {
     bool open = true;
     while (open && !stop_requested()) {
         ssize_t n = ::recv(client.get(), buf.data(), buf.size(), 0);  // blocks until the client sends
-        if (n < 0 && errno == EINTR) continue;           // a signal: perhaps Ctrl-C
+        if (n < 0 && errno == EINTR) continue;  // a signal: perhaps Ctrl-C (see stop.hpp)
         if (n < 0) break;  // reset by the client: nobody to answer
         framer.feed({buf.data(), static_cast<std::size_t>(n)});
         if (n == 0) {  // the client is done sending; answer its last line, then close
