@@ -29,8 +29,8 @@ public:
 std::unique_ptr<Poller> make_select_poller();
 std::unique_ptr<Poller> make_poll_poller();
 std::unique_ptr<Poller> make_epoll_poller();
-std::unique_ptr<Poller> make_io_uring_poller();
-// Why io_uring cannot be used here ("not permitted: ..."), or "" when it can.
+std::unique_ptr<Poller> make_io_uring_poller();  // throws Unavailable where io_uring cannot run
+// Why io_uring cannot be used here ("not permitted: ..."), or "" when it can (for the tests' skips).
 std::string io_uring_unavailable();
 
 // "select", "poll", "epoll" or "io_uring"; throws std::invalid_argument for another name, and

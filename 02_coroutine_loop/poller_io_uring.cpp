@@ -21,6 +21,13 @@ namespace {
 
 constexpr std::uint64_t kRemoval = ~0ull;  // the completion of a cancel: nothing to report
 
+// Why a ring could not be set up, in words for the "not available" line.
+std::string reason(int err) {
+    if (err == ENOSYS) return "the kernel has no io_uring";
+    if (err == EPERM) return "not permitted: kernel.io_uring_disabled or a seccomp filter";
+    return std::strerror(err);
+}
+
 class UringPoller final : public Poller {
 public:
     UringPoller() {
@@ -31,7 +38,7 @@ public:
         params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
         int rc = ::io_uring_queue_init_params(4096, &ring_, &params);
         if (rc == -EINVAL) rc = ::io_uring_queue_init(4096, &ring_, 0);
-        if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
+        if (rc < 0) throw Unavailable("io_uring is not available here (" + reason(-rc) + "); use --backend epoll");
     }
     ~UringPoller() override { ::io_uring_queue_exit(&ring_); }
     void watch(int fd, Why why) override {
@@ -96,13 +103,9 @@ private:
 std::string io_uring_unavailable() {
     io_uring ring{};
     int rc = ::io_uring_queue_init(2, &ring, 0);
-    if (rc == 0) {
-        ::io_uring_queue_exit(&ring);
-        return {};
-    }
-    if (rc == -ENOSYS) return "the kernel has no io_uring";
-    if (rc == -EPERM) return "not permitted: kernel.io_uring_disabled or a seccomp filter";
-    return std::strerror(-rc);
+    if (rc < 0) return reason(-rc);
+    ::io_uring_queue_exit(&ring);
+    return {};
 }
 
 std::unique_ptr<Poller> make_io_uring_poller() { return std::make_unique<UringPoller>(); }
