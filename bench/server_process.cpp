@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
+#include <tuple>
 
 extern char** environ;
 
@@ -60,8 +61,8 @@ std::optional<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
 }  // namespace
 
 Process::Process(const std::string& exe, const std::vector<std::string>& args) {
-    auto [pid, out] = spawn_captured(exe, args);
-    pid_ = pid;
+    int out = -1;
+    std::tie(pid_, out) = spawn_captured(exe, args);  // not a structured binding: clang 14 cannot capture one
     reader_ = std::thread([this, out] { read_output(out); });
 }
 
