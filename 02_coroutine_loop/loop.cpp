@@ -38,12 +38,10 @@ void Loop::run() {
         if (!wait) continue;  // the task has finished (StopIteration)
         switch (wait->why) {
             case Why::recv:
-                recv_wait.emplace(wait->what, std::move(task));
-                poller_->watch(wait->what, Why::recv);
+                park(recv_wait, wait->what, Why::recv, std::move(task));
                 break;
             case Why::send:
-                send_wait.emplace(wait->what, std::move(task));
-                poller_->watch(wait->what, Why::send);
+                park(send_wait, wait->what, Why::send, std::move(task));
                 break;
             case Why::future:
                 future_wait.emplace(wait->what, std::move(task));
@@ -56,6 +54,18 @@ void Loop::run() {
                 break;
         }
     }
+}
+
+// recv_wait[fd] = task, once the poller has taken the watch. One it refuses (no room in the
+// kernel) ends that task alone: its frame is freed here, closing its socket.
+void Loop::park(std::unordered_map<int, Task>& table, int fd, Why why, Task task) {
+    try {
+        poller_->watch(fd, why);
+    } catch (const Refused& e) {
+        refusals_.note(e.what());
+        return;
+    }
+    table.emplace(fd, std::move(task));
 }
 
 // select's loop body: every fd that is ready moves its task from the wait table to `tasks`.

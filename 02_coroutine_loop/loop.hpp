@@ -9,20 +9,20 @@
 #include <vector>
 
 #include "poller.hpp"
+#include "server.hpp"
 #include "task.hpp"
 
 namespace fibs::loop {
 
 // A task's turn: at most kRequests requests or kTime of work. A handler asks over() before each
 // request; when it says yes, the handler yields `again`, the others run, and a new turn begins
-// with the next request.
+// with the next request. (`now` is a parameter so that a test can play the clock.)
 class Turn {
 public:
     static constexpr int kRequests = 16;
     static constexpr std::chrono::microseconds kTime{200};
 
-    bool over() {
-        auto now = std::chrono::steady_clock::now();
+    bool over(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
         if (!timing_) start_ = now;
         timing_ = true;
         if (done_ < kRequests && now - start_ < kTime) {
@@ -48,11 +48,12 @@ public:
     void run();             // until stop(), or until no task is left
     void stop();            // run() returns after the task that called it
     void wake(int what);    // the future a task waits on for `what` is done: make it ready
-    bool can_watch(int fd) const { return poller_->can_watch(fd); }
+    std::string add(int fd) { return poller_->add(fd); }  // a new client: "" or why it cannot be watched
     const char* backend() const { return poller_->name(); }
 
 private:
     void wait_for_io(bool block);
+    void park(std::unordered_map<int, Task>& table, int fd, Why why, Task task);
 
     std::deque<Task> tasks;                    // ready to run
     std::unordered_map<int, Task> recv_wait;   // fd -> task waiting to read it
@@ -61,6 +62,7 @@ private:
     std::unique_ptr<Poller> poller_;
     std::vector<int> ready_;
     bool stopping_ = false;
+    RefusalLog refusals_;
 };
 
 }  // namespace fibs::loop

@@ -8,15 +8,19 @@
 #include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <utility>
 
 #include "acceptor.hpp"
+#include "faults.hpp"
 #include "loop.hpp"
 #include "server.hpp"
 #include "workers.hpp"
@@ -24,24 +28,34 @@
 namespace fibs::loop {
 namespace {
 
+using namespace std::chrono_literals;
+
 struct Options : ServerOptions {
     std::string backend = "epoll";
     int workers = 0;
     unsigned offload_min = 25;
 };
 
-// What every task shares. It lives in main(), outside every task, because the loop frees the
-// tasks' frames in no particular order when it stops.
+// What every task shares. It owns the loop, so it outlives every task frame: the loop frees the
+// frames that still wait when it is destroyed, and a frame's Leave counts its client out here.
+// Members are destroyed last to first: the workers stop (a running job writes into a waiting
+// frame), then the loop frees the frames, then the rest.
 struct Context {
+    Context(const Options& o, std::unique_ptr<Poller> poller, std::pair<int, std::string> limit)
+        : opts(o), max_clients(limit.first), full(std::move(limit.second)), loop(std::move(poller)),
+          workers(o.workers, o.offload_min) {}
+
     const Options& opts;
-    Loop& loop;
-    Workers& workers;  // with --workers 0 it has no threads and takes no request
-    int max_clients;   // past it a new client is refused, saying `full`
+    int max_clients;  // past it a new client is refused, saying `full`
     std::string full;
-    int clients = 0;   // handlers alive
+    int clients = 0;  // handlers alive
     // The read buffer of every handler: what recv() puts there is fed to the framer before the
     // next co_yield, so an idle connection's frame needs no buffer of its own.
     std::array<char, 4096> buf{};
+    // The accept task's short pause when no descriptor is left, made now: by then none may be.
+    Fd pause{::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)};
+    Loop loop;
+    Workers workers;  // with --workers 0 it has no threads and takes no request
 };
 
 // Counts a client out when its handler's frame is freed, however the task ends.
@@ -103,6 +117,19 @@ Task fib_handler(Fd client, Context& ctx) {
     log_closed(opts);
 }
 
+// The accept task's pause: a one-shot timer, readable `after` from now.
+int arm(const Fd& timer, std::chrono::nanoseconds after) {
+    itimerspec when{};
+    when.it_value.tv_nsec = static_cast<long>(after.count());
+    ::timerfd_settime(timer.get(), 0, &when, nullptr);
+    return timer.get();
+}
+
+void disarm(const Fd& timer) {
+    std::uint64_t expirations;
+    [[maybe_unused]] ssize_t n = ::read(timer.get(), &expirations, sizeof expirations);
+}
+
 Task fib_server(Fd sock, Context& ctx) {
     Acceptor acceptor(sock.get(), /*nonblocking=*/true);
     for (;;) {
@@ -111,13 +138,18 @@ Task fib_server(Fd sock, Context& ctx) {
             std::string addr;
             Fd client = acceptor.accept(&addr);
             if (!client && errno == EMFILE) continue;  // that one was refused; there may be more
-            if (!client) break;                        // EAGAIN: the backlog is empty
+            if (!client && errno == ENFILE) {          // none spare to refuse with: pause, not spin
+                co_yield recv(arm(ctx.pause, 10ms));
+                disarm(ctx.pause);
+                continue;
+            }
+            if (!client) break;  // EAGAIN: the backlog is empty
             if (ctx.clients >= ctx.max_clients) {
                 acceptor.refuse(std::move(client), ctx.full);
                 continue;
             }
-            if (!ctx.loop.can_watch(client.get())) {
-                acceptor.refuse(std::move(client), std::string(ctx.loop.backend()) + " cannot watch descriptors past FD_SETSIZE");
+            if (std::string why = ctx.loop.add(client.get()); !why.empty()) {
+                acceptor.refuse(std::move(client), why);  // select past FD_SETSIZE, or the kernel said no
                 continue;
             }
             log_connection(ctx.opts, addr);
@@ -192,8 +224,10 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     std::unique_ptr<Poller> poller;
+    Faults faults;
     try {
-        poller = make_poller(opts.backend);
+        faults = Faults::parse(std::getenv("FIBS_FAULTS"));  // a test seam: faults.hpp
+        poller = with_faults(make_poller(opts.backend), faults);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
@@ -201,16 +235,20 @@ int main(int argc, char** argv) {
     fibs::Fd stop = open_stop_fd();  // before the readiness line and before any worker thread
     fibs::Fd sock = fibs::start_server(opts);
     fibs::set_nonblocking(sock.get());
-    Loop loop(std::move(poller));
-    Workers workers(opts.workers, opts.offload_min);  // stopped before the tasks are freed
-    auto [max_clients, full] = client_limit(opts);
-    Context ctx{opts, loop, workers, max_clients, full};  // outlives every task
-    fibs::log_listening(sock, opts.backend + ", up to " + fibs::group_digits(max_clients) + " clients");
+    auto limit = client_limit(opts);
+    Context ctx(opts, std::move(poller), limit);  // outlives every task
+    fibs::log_listening(sock, opts.backend + ", up to " + fibs::group_digits(limit.first) + " clients");
+    DescriptorHold hold(faults.hold);
 
-    loop.spawn(fib_server(std::move(sock), ctx));
-    loop.spawn(future_monitor(ctx));
-    loop.spawn(stop_watcher(stop.get(), loop));
-    loop.run();
+    ctx.loop.spawn(fib_server(std::move(sock), ctx));
+    ctx.loop.spawn(future_monitor(ctx));
+    ctx.loop.spawn(stop_watcher(stop.get(), ctx.loop));
+    try {
+        ctx.loop.run();
+    } catch (const std::exception& e) {  // the poller cannot wait any more: nobody can be served
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
     fibs::log_always("Shutting down");
     return 0;
 }

@@ -15,15 +15,25 @@ namespace fibs::loop {
 class Poller {
 public:
     virtual ~Poller() = default;
-    // Report fd once it is readable (Why::recv) or writable (Why::send).
+    // A new client's descriptor, before its first watch: register it where the backend keeps a
+    // registration (epoll). Returns why it cannot be watched, or "" when it can; the loop then
+    // refuses that one client ("select cannot watch descriptors past FD_SETSIZE", or the kernel's
+    // refusal, e.g. epoll's max_user_watches).
+    virtual std::string add(int fd) { return fd >= 0 ? "" : "not a descriptor"; }
+    // Report fd once it is readable (Why::recv) or writable (Why::send). Throws Refused when the
+    // kernel will not take the watch (a full io_uring): only that task ends.
     virtual void watch(int fd, Why why) = 0;
     // Stop reporting fd. The loop calls it before it resumes the task that waited.
     virtual void unwatch(int fd) = 0;
     // Appends the watched fds that are ready. With `block`, first waits until at least one is.
+    // Throws std::system_error when waiting is impossible (the server then ends with exit 1).
     virtual void wait(std::vector<int>& ready, bool block) = 0;
-    // select cannot watch a descriptor at or above FD_SETSIZE.
-    virtual bool can_watch(int fd) const { return fd >= 0; }
     virtual const char* name() const = 0;
+};
+
+// A watch the kernel refused for lack of a resource: it costs the task that asked, never the loop.
+struct Refused : std::runtime_error {
+    using std::runtime_error::runtime_error;
 };
 
 std::unique_ptr<Poller> make_select_poller();

@@ -39,7 +39,9 @@ public:
             }
         }
     }
-    bool can_watch(int fd) const override { return fd >= 0 && fd < FD_SETSIZE; }
+    std::string add(int fd) override {
+        return fd >= 0 && fd < FD_SETSIZE ? "" : "select cannot watch descriptors past FD_SETSIZE";
+    }
     const char* name() const override { return "select"; }
 
 private:

@@ -6,7 +6,6 @@
 #include <cerrno>
 
 #include "protocol.hpp"
-#include "server.hpp"
 
 namespace fibs {
 
@@ -18,7 +17,13 @@ Acceptor::Acceptor(int listener, bool nonblocking) : listener_(listener), nonblo
 
 Fd Acceptor::accept(std::string* addr) {
     Fd client = accept_client(listener_, addr, nonblocking_);
-    if (client || (errno != EMFILE && errno != ENFILE) || !spare_) return client;
+    if (client || (errno != EMFILE && errno != ENFILE)) return client;
+    if (!spare_) spare_ = open_spare();  // a client may have left since the last try
+    if (!spare_) {
+        refusals_.note("out of file descriptors, none spare: clients wait in the backlog");
+        errno = ENFILE;
+        return Fd();
+    }
     spare_.reset();  // room for exactly one more
     Fd refused = accept_client(listener_, nullptr, true);
     int err = refused ? EMFILE : errno;  // EAGAIN: nobody was waiting after all
@@ -29,10 +34,7 @@ Fd Acceptor::accept(std::string* addr) {
 }
 
 void Acceptor::refuse(Fd client, std::string_view why) {
-    if (said_.find(why) == std::string::npos) {
-        said_ += why;
-        log_always("refusing clients: " + std::string(why));
-    }
+    refusals_.note(why);
     if (client) {
         [[maybe_unused]] ssize_t n =
             ::send(client.get(), protocol::kServerFull.data(), protocol::kServerFull.size(), MSG_NOSIGNAL);

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "net.hpp"
+#include "server.hpp"
 
 namespace fibs {
 
@@ -15,8 +16,11 @@ namespace fibs {
 class Acceptor {
 public:
     Acceptor(int listener, bool nonblocking);
-    // The next client, or an empty Fd with errno set (EAGAIN: nobody is waiting; EMFILE: the
-    // client was refused).
+    // The next client, or an empty Fd with errno set:
+    //   EAGAIN  nobody is waiting;
+    //   EMFILE  out of descriptors: the client was refused; try again, others may be waiting;
+    //   ENFILE  out of descriptors and none spare, so nobody could be refused: the client still
+    //           waits in the backlog. Trying again at once would spin; wait a moment first.
     Fd accept(std::string* addr);
     // Sends kServerFull and closes. `why` is logged the first time.
     void refuse(Fd client, std::string_view why);
@@ -24,8 +28,8 @@ public:
 private:
     int listener_;
     bool nonblocking_;
-    Fd spare_;
-    std::string said_;
+    Fd spare_;  // a descriptor held back for refusing, empty when it could not be opened
+    RefusalLog refusals_;
 };
 
 }  // namespace fibs

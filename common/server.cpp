@@ -73,4 +73,10 @@ void log_always(std::string_view message) {
     std::printf("%.*s\n", static_cast<int>(message.size()), message.data());
 }
 
+void RefusalLog::note(std::string_view why) {
+    if (said_.contains(why)) return;
+    said_.emplace(why);
+    log_always("refusing clients: " + std::string(why));
+}
+
 }  // namespace fibs

@@ -2,6 +2,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -38,8 +40,18 @@ int descriptor_limit();
 // "Connection 127.0.0.1:54321" and "Connection Closed", as in the article, unless --quiet.
 void log_connection(const ServerOptions& opts, std::string_view peer);
 void log_closed(const ServerOptions& opts);
-// Printed even with --quiet: "Shutting down", and the refusals an Acceptor reports once.
+// Printed even with --quiet: "Shutting down", and the refusals below.
 void log_always(std::string_view message);
+
+// "refusing clients: <why>", printed the first time each `why` happens: a server out of some
+// resource may refuse thousands of clients a second, and one line says it.
+class RefusalLog {
+public:
+    void note(std::string_view why);
+
+private:
+    std::set<std::string, std::less<>> said_;
+};
 
 
 }  // namespace fibs

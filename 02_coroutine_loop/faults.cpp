@@ -1,0 +1,98 @@
+#include "faults.hpp"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <unordered_set>
+
+namespace fibs::loop {
+
+Faults Faults::parse(const char* spec) {
+    Faults f;
+    std::string rest = spec ? spec : "";
+    while (!rest.empty()) {
+        std::size_t comma = rest.find(',');
+        std::string item = rest.substr(0, comma);
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+        std::size_t eq = item.find('=');
+        std::string key = item.substr(0, eq);
+        int value = 0;
+        try {
+            value = eq == std::string::npos ? -1 : std::stoi(item.substr(eq + 1));
+        } catch (const std::exception&) {
+            value = -1;
+        }
+        if (value < 0) throw std::invalid_argument("FIBS_FAULTS: expected name=number, got \"" + item + "\"");
+        if (key == "add-limit") f.add_limit = value;
+        else if (key == "refuse-watch") f.refuse_watch = value;
+        else if (key == "wait-error") f.wait_error = value;
+        else if (key == "hold-descriptors-ms") f.hold = std::chrono::milliseconds(value);
+        else throw std::invalid_argument("FIBS_FAULTS: unknown fault \"" + key + "\"");
+    }
+    return f;
+}
+
+namespace {
+
+class FaultyPoller final : public Poller {
+public:
+    FaultyPoller(std::unique_ptr<Poller> real, const Faults& f) : real_(std::move(real)), f_(f) {}
+
+    std::string add(int fd) override {
+        if (f_.add_limit >= 0 && ++adds_ > f_.add_limit) {
+            return std::string(name()) + ": " + std::strerror(ENOSPC) + " (FIBS_FAULTS)";
+        }
+        clients_.insert(fd);
+        return real_->add(fd);
+    }
+    void watch(int fd, Why why) override {
+        if (f_.refuse_watch > 0 && clients_.contains(fd) && ++watches_ % f_.refuse_watch == 0) {
+            throw Refused(std::string(name()) + " refused a watch: no room in the kernel (FIBS_FAULTS)");
+        }
+        real_->watch(fd, why);
+    }
+    void unwatch(int fd) override { real_->unwatch(fd); }
+    void wait(std::vector<int>& ready, bool block) override {
+        if (f_.wait_error > 0 && ++waits_ == f_.wait_error) {
+            throw std::system_error(EBADF, std::generic_category(), std::string(name()) + " wait (FIBS_FAULTS)");
+        }
+        real_->wait(ready, block);
+    }
+    const char* name() const override { return real_->name(); }
+
+private:
+    std::unique_ptr<Poller> real_;
+    Faults f_;
+    std::unordered_set<int> clients_;  // descriptors that came through add(): the clients'
+    int adds_ = 0, watches_ = 0, waits_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Poller> with_faults(std::unique_ptr<Poller> poller, const Faults& f) {
+    if (f.add_limit < 0 && f.refuse_watch == 0 && f.wait_error == 0) return poller;
+    return std::make_unique<FaultyPoller>(std::move(poller), f);
+}
+
+DescriptorHold::DescriptorHold(std::chrono::milliseconds hold) {
+    if (hold.count() <= 0) return;
+    for (;;) {  // bounded by the descriptor limit
+        Fd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!fd) break;
+        held_.push_back(std::move(fd));
+    }
+    release_ = std::thread([this, hold] {
+        std::this_thread::sleep_for(hold);
+        held_.clear();
+    });
+}
+
+DescriptorHold::~DescriptorHold() {
+    if (release_.joinable()) release_.join();
+}
+
+}  // namespace fibs::loop

@@ -1,0 +1,48 @@
+// A test seam: refusals that are hard to cause for real, on demand. The tests start fib-loop with
+//
+//     FIBS_FAULTS="add-limit=3,refuse-watch=5,wait-error=20,hold-descriptors-ms=300"
+//
+// (any subset), and check that each refusal costs one client, never the server. Without the
+// variable nothing here runs. Tuning the kernel instead (fs.epoll.max_user_watches, a tiny ring)
+// would need root and would change the whole machine.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "net.hpp"
+#include "poller.hpp"
+
+namespace fibs::loop {
+
+struct Faults {
+    int add_limit = -1;    // add-limit=N: every new client past the first N is refused, as epoll_ctl's
+                           //   ENOSPC does past fs.epoll.max_user_watches
+    int refuse_watch = 0;  // refuse-watch=N: the Nth watch of a client's socket throws Refused, as a
+                           //   full io_uring does; then every Nth after it
+    int wait_error = 0;    // wait-error=N: the Nth wait fails with EBADF, a wait nobody can retry
+    std::chrono::milliseconds hold{0};  // hold-descriptors-ms=T: take every free descriptor at
+                                        //   start-up, and give them back T ms later
+
+    // Parses FIBS_FAULTS ("" or nullptr: no faults). Throws std::invalid_argument on a bad item.
+    static Faults parse(const char* spec);
+};
+
+// The poller, failing as `faults` says; the poller itself when there is nothing to inject.
+std::unique_ptr<Poller> with_faults(std::unique_ptr<Poller> poller, const Faults& faults);
+
+// Holds every descriptor the process could still open, and closes them `hold` later.
+class DescriptorHold {
+public:
+    explicit DescriptorHold(std::chrono::milliseconds hold);
+    ~DescriptorHold();
+    DescriptorHold(const DescriptorHold&) = delete;
+    DescriptorHold& operator=(const DescriptorHold&) = delete;
+
+private:
+    std::vector<Fd> held_;
+    std::thread release_;
+};
+
+}  // namespace fibs::loop
