@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -32,42 +34,6 @@ struct Options : fibs::ServerOptions {
     std::size_t stack_kib = kDefaultStackKib;
 };
 
-// A client's thread, and its socket while the client is served. The thread closes the socket as it
-// ends; the accept loop joins the thread later (reap), or shuts the socket down to wake the thread
-// when the server stops. The mutex keeps those two apart: the loop never shuts down a descriptor
-// the thread has closed (whose number the kernel may already have given to a new client).
-struct ClientThread {
-    std::mutex mu;
-    fibs::Fd socket;  // empty once the client has left
-    std::thread thread;
-
-    void close() {
-        std::lock_guard lock(mu);
-        socket.reset();
-    }
-    bool finished() {
-        std::lock_guard lock(mu);
-        return !socket;
-    }
-    void wake() {  // a handler blocked in recv() reads end of input
-        std::lock_guard lock(mu);
-        if (socket) ::shutdown(socket.get(), SHUT_RDWR);
-    }
-};
-
-// Joins the threads whose client has left; returns how many are still serving.
-std::size_t reap(std::list<ClientThread>& clients) {
-    for (auto it = clients.begin(); it != clients.end();) {
-        if (it->finished()) {
-            it->thread.join();
-            it = clients.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    return clients.size();
-}
-
 // Ctrl-C must interrupt the accept() in fib_server, so only that thread may take the signal: a
 // client thread starts with SIGINT and SIGTERM blocked (a new thread inherits its creator's mask).
 class StopSignalsBlocked {
@@ -85,36 +51,74 @@ private:
     sigset_t old_;
 };
 
+// The clients being served, by their sockets. Each client's thread closes its own socket as it
+// ends (under the mutex, so stop() never shuts down a descriptor whose number the kernel may
+// already have given to a new client), and ends detached: nobody has to wait to join it.
+class Clients {
+public:
+    std::size_t serving() {
+        std::lock_guard lock(mu_);
+        return sockets_.size();
+    }
+    // Serves `client` on a thread of its own. Gives the socket back when no thread can be started.
+    fibs::Fd serve(fibs::Fd client, const Options& opts) {
+        std::list<fibs::Fd>::iterator it;
+        {
+            std::lock_guard lock(mu_);
+            it = sockets_.insert(sockets_.end(), std::move(client));
+        }
+        try {
+            StopSignalsBlocked for_the_new_thread;
+            std::thread([this, it, &opts] {
+                fibs::fib_handler(*it, opts);
+                leave(it);
+            }).detach();
+            return fibs::Fd();
+        } catch (const std::system_error&) {  // out of threads or memory: this client only
+            std::lock_guard lock(mu_);
+            fibs::Fd back = std::move(*it);
+            sockets_.erase(it);
+            return back;
+        }
+    }
+    // Wakes every handler still serving (a handler blocked in recv() reads end of input), then
+    // waits until every thread has left.
+    void stop() {
+        std::unique_lock lock(mu_);
+        for (auto& s : sockets_) ::shutdown(s.get(), SHUT_RDWR);
+        left_.wait(lock, [this] { return sockets_.empty(); });
+    }
+
+private:
+    void leave(std::list<fibs::Fd>::iterator it) {
+        std::lock_guard lock(mu_);
+        sockets_.erase(it);  // closes the socket
+        left_.notify_all();
+    }
+
+    std::mutex mu_;
+    std::condition_variable left_;
+    std::list<fibs::Fd> sockets_;
+};
+
 void fib_server(const fibs::Fd& sock, const Options& opts) {
-    std::list<ClientThread> clients;
+    Clients clients;
     fibs::Acceptor acceptor(sock.get(), /*nonblocking=*/false);
     while (!fibs::stop_requested()) {
         std::string addr;
         fibs::Fd client = acceptor.accept(&addr);  // blocks until a client comes
+        if (!client && errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // none spare
         if (!client) continue;  // EINTR (perhaps Ctrl-C), or refused
-        std::size_t serving = reap(clients);
-        if (serving >= static_cast<std::size_t>(opts.max_clients)) {
+        if (clients.serving() >= static_cast<std::size_t>(opts.max_clients)) {
             acceptor.refuse(std::move(client), "--max-clients reached");
             continue;
         }
-        ClientThread& slot = clients.emplace_back();
-        slot.socket = std::move(client);
-        try {
-            StopSignalsBlocked for_the_new_thread;
-            slot.thread = std::thread([&slot, &opts] {
-                fibs::fib_handler(slot.socket, opts);
-                slot.close();
-            });
-        } catch (const std::system_error& e) {  // out of threads or memory: this client only
-            acceptor.refuse(std::move(slot.socket), std::string("cannot start a thread: ") + e.what());
-            clients.pop_back();
-            continue;
+        fibs::log_connection(opts, addr);  // before the client's thread can print anything
+        if (fibs::Fd back = clients.serve(std::move(client), opts)) {
+            acceptor.refuse(std::move(back), "cannot start a thread");
         }
-        fibs::log_connection(opts, addr);
     }
-    // Stopping: wake every handler still serving, then join every thread.
-    for (auto& c : clients) c.wake();
-    for (auto& c : clients) c.thread.join();
+    clients.stop();
 }
 
 // std::thread takes the process-wide default attributes: a modest stack lets thousands of

@@ -28,6 +28,26 @@ TEST_P(EveryServer, PrintsConnectAndCloseLines) {
     EXPECT_TRUE(server->wait_for_line("Connection Closed", 5s));
 }
 
+// A client's "Connection ..." line comes before anything of that client: at every point of the
+// log, no more clients have closed than have connected.
+TEST_P(EveryServer, EveryConnectLineComesBeforeItsCloseLine) {
+    constexpr int kClients = 40;
+    for (int i = 0; i < kClients; ++i) {
+        Client c(server->port());
+        c.shutdown_write();  // gone at once: the close races the connect line
+    }
+    int connected = 0, closed = 0;
+    for (int i = 0; i < 500 && closed < kClients; ++i) {  // bounded: 500 x 10 ms
+        connected = closed = 0;
+        for (const auto& line : server->lines()) {
+            if (line.starts_with("Connection 127.0.0.1:")) ++connected;
+            if (line == "Connection Closed" && ++closed > connected) FAIL() << "a close before its connect" << dump(*server);
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(closed, kClients) << dump(*server);
+}
+
 TEST_P(EveryServer, PipelinedRequestsAnsweredInOrder) {
     Client c(server->port());
     c.send("1\n2\n3\n");
