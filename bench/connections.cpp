@@ -113,9 +113,9 @@ void Worker::start_sending() {
 void Worker::send_requests(Conn& c, int count, std::int64_t intended) {
     std::int64_t now = now_ns();
     for (int i = 0; i < count; ++i) {
-        c.out.append(c.ask->request[c.next_which]);
-        c.pending.push_back({intended == 0 ? now : intended, now, c.next_which});
-        c.next_which ^= 1;
+        int which = c.next_which();
+        c.out.append(c.ask->request[which]);
+        c.pending.push_back({intended == 0 ? now : intended, now, which});
     }
     flush(c);
 }
@@ -156,6 +156,8 @@ void Worker::flood(Conn& c) {
 }
 
 void Worker::close(Conn& c) {
+    if (!c.open()) return;
+    if (draining_) errors.unanswered += c.pending.size();  // in the window, the drop was the error
     c.state = Conn::State::closed;
     c.fd.reset();
     c.pending.clear();
@@ -169,7 +171,7 @@ void Worker::close(Conn& c) {
 
 void Worker::drop(Conn& c, std::uint64_t Errors::*counter) {
     if (!c.open()) return;
-    if (!tl_.stop.load(std::memory_order_relaxed)) {  // once the run is over, a close is no error
+    if (!draining_ && !tl_.stop.load(std::memory_order_relaxed)) {  // once the run is over, a close is no error
         if (c.kind == Kind::idle || c.kind == Kind::flood) counter = &Errors::idle_closed;
         ++(errors.*counter);
         if (c.kind == Kind::main || c.kind == Kind::hog) progress_errors.fetch_add(1, std::memory_order_relaxed);
@@ -221,7 +223,7 @@ void Worker::on_readable(Conn& c) {
         }
         if (static_cast<std::size_t>(n) < sizeof buf) break;
     }
-    if (refill > 0 && !tl_.stop.load(std::memory_order_relaxed)) send_requests(c, refill, 0);
+    if (refill > 0 && !draining_ && !tl_.stop.load(std::memory_order_relaxed)) send_requests(c, refill, 0);
 }
 
 // One reply line, checked against the request it answers. Returns true when a closed-loop
@@ -256,7 +258,7 @@ bool Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
         bool digits = !line.empty() && line.find_first_not_of("0123456789") == std::string_view::npos;
         if (line.rfind("error: ", 0) == 0) {
             ++errors.error_reply;
-        } else if (digits) {
+        } else if (digits) {  // wrong, or a reply lost, extra or swapped: then later ones are out of step too
             ++errors.wrong;
         } else {
             ++errors.malformed;
@@ -278,16 +280,36 @@ void Worker::publish() {
     published = main.latency;
 }
 
+// The window is over: no more requests. What is still in flight gets --timeout to come back;
+// whatever has not by then is counted as unanswered. A connection with nothing in flight closes now
+// (so a server that serves one client at a time moves on to the next, whose replies are pending).
+void Worker::start_draining(std::int64_t now) {
+    draining_ = true;
+    drain_end_ = now + static_cast<std::int64_t>(cfg_.timeout_s * 1e9);
+    for (auto& c : conns_) {
+        if (drained(*c)) close(*c);
+    }
+}
+
+bool Worker::drained(const Conn& c) const {
+    return c.open() && (c.pending.empty() || c.kind == Kind::idle || c.kind == Kind::flood);
+}
+
 void Worker::loop() {
     std::vector<epoll_event> events(512);
     std::int64_t interval = cfg_.rate > 0 ? static_cast<std::int64_t>(1e9 * cfg_.clients / cfg_.rate) : 0;
     std::int64_t next_check = now_ns() + 100'000'000;
-    while (!tl_.stop.load(std::memory_order_relaxed)) {
+    for (;;) {
         std::int64_t now = now_ns();
         std::int64_t end = tl_.window_end.load(std::memory_order_relaxed);
-        if (now >= end) break;
+        if (!draining_ && (now >= end || tl_.stop.load(std::memory_order_relaxed))) start_draining(now);
+        if (draining_) {
+            bool waiting = std::any_of(conns_.begin(), conns_.end(), [](auto& c) { return c->open(); });
+            if (!waiting || now >= drain_end_) break;
+            end = drain_end_;
+        }
         std::int64_t wake = std::min(end, next_check);
-        if (interval > 0) {
+        if (interval > 0 && !draining_) {
             for (auto& c : conns_) {
                 if (c->open() && c->kind == Kind::main) wake = std::min(wake, c->next_due);
             }
@@ -305,9 +327,10 @@ void Worker::loop() {
             }
             if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) on_readable(c);
             if (c.open() && (events[i].events & EPOLLOUT)) flush(c);
+            if (draining_ && drained(c)) close(c);
         }
         now = now_ns();
-        if (interval > 0) {
+        if (interval > 0 && !draining_) {
             std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
             for (auto& c : conns_) {
                 if (c->kind != Kind::main) continue;
@@ -330,6 +353,7 @@ void Worker::loop() {
             }
         }
     }
+    for (auto& c : conns_) close(*c);  // what is still in flight is unanswered
 }
 
 }  // namespace fibs::bench

@@ -46,9 +46,9 @@ struct Timeline {
 // nothing; flood: write requests without end and never read a reply.
 enum class Kind { main, hog, idle, flood };
 
-// What a connection asks, and the reply it expects. Pipelined connections alternate between two
-// requests whose replies differ, so a reply lost in the middle of a batch is seen as wrong replies
-// instead of shifting every later reply silently onto the next request.
+// What a connection asks, and the reply it expects. Where several requests can be in flight, a
+// connection mixes two requests whose replies differ, so that a lost, extra or swapped reply puts
+// the replies out of step with the requests, and the next check sees it.
 struct Ask {
     std::string request[2];   // "1\n", "0\n"
     std::string expected[2];  // "1", "0"
@@ -69,7 +69,16 @@ struct Conn {
     bool served = false;
     bool heard = false;  // has the server sent anything yet (a refusal comes first)
     const Ask* ask = nullptr;
-    int next_which = 0;
+    // Which request comes next: the bits of a 16-bit maximal-length LFSR (period 65,535). Any run
+    // of k lost (or extra) replies, 0 < k < 65,535, leaves the replies checked against a copy of
+    // the sequence shifted by k, which differs from it in half of all places: the next few checks
+    // see it. (Plain alternation, period 2, missed every even k.)
+    std::uint16_t sequence = 0xACE1;
+    int next_which() {
+        int bit = sequence & 1;
+        sequence = static_cast<std::uint16_t>((sequence >> 1) ^ (bit ? 0xB400u : 0u));
+        return bit;
+    }
     std::deque<Pending> pending;
     std::string in;
     std::string out;
@@ -125,6 +134,8 @@ private:
     void flush(Conn& c);
     void flood(Conn& c);
     void close(Conn& c);
+    void start_draining(std::int64_t now);
+    bool drained(const Conn& c) const;
     void drop(Conn& c, std::uint64_t Errors::*counter);
     void refused_by_server(Conn& c);
     void check_timeouts(std::int64_t now);
@@ -135,6 +146,8 @@ private:
     Fd ep_;
     std::vector<std::unique_ptr<Conn>> conns_;
     std::int64_t last_publish_ = 0;
+    bool draining_ = false;  // the window is over: no new request, waiting for the last replies
+    std::int64_t drain_end_ = 0;
 };
 
 }  // namespace fibs::bench

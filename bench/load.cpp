@@ -16,9 +16,9 @@ namespace fibs::bench {
 
 namespace {
 
-// What a connection of one kind asks. Pipelined connections alternate between n and a neighbour
-// whose reply differs (n - 1 from 3 on; 0 and 1 for the smallest), so a reply lost in the middle of
-// a batch shows up as wrong replies.
+// What a connection of one kind asks. Where several requests can be in flight (pipelined, or on
+// the open loop's schedule), a connection mixes n with a neighbour whose reply differs (n - 1 from
+// 3 on; 0 and 1 for the smallest), so a reply lost in the middle of a batch shows (connections.hpp).
 Ask ask_for(unsigned n, bool alternate) {
     unsigned other = !alternate ? n : n >= 3 ? n - 1 : n == 0 ? 1 : 0;
     return {{std::to_string(n) + "\n", std::to_string(other) + "\n"}, {expected_reply(n), expected_reply(other)}};
@@ -36,7 +36,7 @@ LoadResult run_load(const LoadConfig& cfg) {
     const int requested = cfg.clients + cfg.hog + cfg.idle + cfg.flood;
 
     // Requests and expected replies are prepared once.
-    const Ask main_ask = ask_for(cfg.fib_n, cfg.pipeline > 1 && cfg.rate <= 0);
+    const Ask main_ask = ask_for(cfg.fib_n, cfg.pipeline > 1 || cfg.rate > 0);
     const Ask hog_ask = ask_for(cfg.hog_n, false), flood_ask = ask_for(cfg.flood_n, false), idle_ask{};
 
     int threads = std::max(1, std::min(cfg.threads, std::max(1, requested)));

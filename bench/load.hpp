@@ -44,14 +44,15 @@ struct ClassStats {
 };
 
 struct Errors {
-    std::uint64_t wrong = 0;          // a number, but not fib(n)
+    std::uint64_t wrong = 0;          // a number, but not the reply to the request it answers
     std::uint64_t error_reply = 0;    // "error: ..." from the server
     std::uint64_t malformed = 0;      // neither
     std::uint64_t reset = 0;          // connection reset or broken pipe
     std::uint64_t closed = 0;         // the server closed a connection that was still in use
     std::uint64_t timeout = 0;        // no reply within --timeout
+    std::uint64_t unanswered = 0;     // still without a reply --timeout after the window closed
     std::uint64_t idle_closed = 0;    // idle connections the server closed after accepting them
-    std::uint64_t total() const { return wrong + error_reply + malformed + reset + closed + timeout; }
+    std::uint64_t total() const { return wrong + error_reply + malformed + reset + closed + timeout + unanswered; }
     void merge(const Errors& o);
 };
 

@@ -19,6 +19,7 @@ void Errors::merge(const Errors& o) {
     reset += o.reset;
     closed += o.closed;
     timeout += o.timeout;
+    unanswered += o.unanswered;
     idle_closed += o.idle_closed;
 }
 

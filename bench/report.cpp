@@ -103,6 +103,7 @@ void print_report(std::FILE* out, const LoadResult& r) {
         add(e.reset, "resets");
         add(e.closed, "closed by server");
         add(e.timeout, "timeouts");
+        add(e.unanswered, "unanswered");
         line("errors", text);
     }
     char cpu[160];
@@ -173,6 +174,7 @@ Figures figures_of(const LoadResult& r) {
         {"err_reset", static_cast<double>(r.errors.reset)},
         {"err_closed", static_cast<double>(r.errors.closed)},
         {"err_timeout", static_cast<double>(r.errors.timeout)},
+        {"err_unanswered", static_cast<double>(r.errors.unanswered)},
         {"idle_closed", static_cast<double>(r.errors.idle_closed)},
         {"client_cpu_s", r.client_cpu_s},
         {"client_saturated", r.client_saturated ? 1 : 0},

@@ -7,10 +7,14 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <fstream>
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "histogram.hpp"
 #include "load.hpp"
@@ -188,8 +192,17 @@ TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
     EXPECT_LE(r.main.replies, 3u);
 }
 
+// A fake server that answers each request line correctly, except the one whose overall number is
+// `skip` (0: none), which it leaves unanswered.
+FakeServer::Answer answers_correctly_but(std::uint64_t skip) {
+    return [skip](int fd, std::string_view line, std::uint64_t count, int) {
+        if (count == skip) return true;
+        return send_all(fd, expected_reply(static_cast<unsigned>(std::stoul(std::string(line)))) + "\n");
+    };
+}
+
 TEST(BenchLoad, OpenLoopKeepsItsSchedule) {
-    FakeServer server([](int fd, std::string_view, std::uint64_t, int) { return send_all(fd, "55\n"); });
+    FakeServer server(answers_correctly_but(0));  // requests mix n and n - 1 (several in flight)
     bench::LoadConfig cfg = quick_load(server.port(), 4, 1.0);
     cfg.rate = 2000;
     auto r = bench::run_load(cfg);
@@ -198,15 +211,6 @@ TEST(BenchLoad, OpenLoopKeepsItsSchedule) {
     EXPECT_NEAR(static_cast<double>(r.main.replies) / r.window_s, 2000, 200);
     // Corrected latency (from the intended send time) is never below the uncorrected one.
     for (double p : {50.0, 99.0}) EXPECT_GE(r.main.latency.percentile(p), r.main.latency_uncorrected.percentile(p)) << p;
-}
-
-// A fake server that answers each request line correctly, except the one whose overall number is
-// `skip` (0: none), which it leaves unanswered.
-FakeServer::Answer answers_correctly_but(std::uint64_t skip) {
-    return [skip](int fd, std::string_view line, std::uint64_t count, int) {
-        if (count == skip) return true;
-        return send_all(fd, expected_reply(static_cast<unsigned>(std::stoul(std::string(line)))) + "\n");
-    };
 }
 
 TEST(BenchLoad, PipelinedRepliesAreCheckedInOrder) {
@@ -219,15 +223,80 @@ TEST(BenchLoad, PipelinedRepliesAreCheckedInOrder) {
     EXPECT_EQ(r.main.served, 2);
 }
 
-TEST(BenchLoad, AReplyMissingInABatchIsAnErrorNotAShift) {
-    FakeServer server(answers_correctly_but(5));  // the 5th request of the first batch goes unanswered
-    bench::LoadConfig cfg = quick_load(server.port(), 1, 0.3);
-    cfg.warmup_s = 0;
-    cfg.pipeline = 16;
-    auto r = bench::run_load(cfg);
-    EXPECT_GT(r.errors.wrong, 0u) << "every later reply answers the request before it";
-    EXPECT_GT(r.main.replies + r.errors.wrong, 100u);
+// Fake servers that misbehave on the 5th and 6th request of every connection, at --pipeline 1 and
+// 16: each misbehaviour must show in the errors, and a correct server must get none.
+enum class Misbehaviour { none, drop_5_and_6, duplicate_5, swap_5_and_6 };
+
+FakeServer::Answer misbehaving(Misbehaviour m) {
+    struct Seen {
+        std::mutex mu;
+        std::map<int, std::uint64_t> requests;  // by connection
+        std::map<int, std::string> held;        // a reply kept back, by connection
+    };
+    auto seen = std::make_shared<Seen>();
+    return [m, seen](int fd, std::string_view line, std::uint64_t, int conn) {
+        std::string reply = expected_reply(static_cast<unsigned>(std::stoul(std::string(line)))) + "\n";
+        std::lock_guard lock(seen->mu);
+        std::uint64_t i = ++seen->requests[conn];  // this connection's i-th request
+        switch (m) {
+            case Misbehaviour::none: break;
+            case Misbehaviour::drop_5_and_6: if (i == 5 || i == 6) return true; break;
+            case Misbehaviour::duplicate_5: if (i == 5) reply += reply; break;
+            case Misbehaviour::swap_5_and_6:
+                if (i == 5) {
+                    seen->held[conn] = reply;
+                    return true;
+                }
+                if (i == 6) reply += seen->held[conn];
+                break;
+        }
+        return send_all(fd, reply);
+    };
 }
+
+std::string misbehaviour_name(const testing::TestParamInfo<std::tuple<Misbehaviour, int>>& info) {
+    static const char* const names[] = {"correct", "drops_5_and_6", "duplicates_5", "swaps_5_and_6"};
+    return names[static_cast<int>(std::get<0>(info.param))] + std::string("_pipeline_") +
+           std::to_string(std::get<1>(info.param));
+}
+
+class BenchSeesEveryLostReply : public testing::TestWithParam<std::tuple<Misbehaviour, int>> {};
+
+TEST_P(BenchSeesEveryLostReply, AtAnyPipelineDepth) {
+    auto [m, pipeline] = GetParam();
+    FakeServer server(misbehaving(m));
+    bench::LoadConfig cfg = quick_load(server.port(), 2, 0.3);
+    cfg.warmup_s = 0;
+    cfg.pipeline = pipeline;
+    cfg.timeout_s = 0.5;  // the grace for the last replies after the window
+    auto r = bench::run_load(cfg);
+    const bench::Errors& e = r.errors;
+    std::string seen = "wrong " + std::to_string(e.wrong) + ", malformed " + std::to_string(e.malformed) +
+                       ", timeouts " + std::to_string(e.timeout) + ", unanswered " + std::to_string(e.unanswered);
+    if (m == Misbehaviour::none) {
+        EXPECT_EQ(e.total(), 0u) << seen;
+        EXPECT_GT(r.main.replies, 100u);
+        return;
+    }
+    EXPECT_GT(e.total(), 0u) << "the server's misbehaviour went unseen";
+    // Where each one shows. At --pipeline 1 a connection waits for the one reply it is owed:
+    // a missing or held-back reply leaves it stalled, and unanswered when the grace is over.
+    if (m == Misbehaviour::drop_5_and_6 || (m == Misbehaviour::swap_5_and_6 && pipeline == 1)) {
+        EXPECT_EQ(e.unanswered, pipeline == 1 ? 2u : 4u) << seen;  // per connection: 1 stalled, or 2 lost
+    }
+    if (pipeline > 1) {
+        EXPECT_GT(e.wrong, 0u) << "replies out of step with their requests: " << seen;
+    }
+    if (m == Misbehaviour::duplicate_5) {
+        EXPECT_GT(e.malformed + e.wrong, 0u) << seen;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fakes, BenchSeesEveryLostReply,
+                         testing::Combine(testing::Values(Misbehaviour::none, Misbehaviour::drop_5_and_6,
+                                                          Misbehaviour::duplicate_5, Misbehaviour::swap_5_and_6),
+                                          testing::Values(1, 16)),
+                         misbehaviour_name);
 
 // The connect phase against a real server that refuses past --max-clients: every connection is
 // counted once, the kinds add up, and the run ends on schedule.
