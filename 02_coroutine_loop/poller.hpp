@@ -15,10 +15,10 @@ namespace fibs::loop {
 class Poller {
 public:
     virtual ~Poller() = default;
-    // A new client's descriptor, before its first watch: register it where the backend keeps a
-    // registration (epoll). Returns why it cannot be watched, or "" when it can; the loop then
-    // refuses that one client ("select cannot watch descriptors past FD_SETSIZE", or the kernel's
-    // refusal, e.g. epoll's max_user_watches).
+    // A new client's descriptor, before its first watch (and again for the next client that gets
+    // the same number): register it where the backend keeps registrations (epoll). Returns why it
+    // cannot be watched, or "" when it can; the loop then refuses that one client ("select cannot
+    // watch descriptors past FD_SETSIZE", or the kernel's refusal: epoll's max_user_watches).
     virtual std::string add(int fd) { return fd >= 0 ? "" : "not a descriptor"; }
     // Report fd once it is readable (Why::recv) or writable (Why::send). Throws Refused when the
     // kernel will not take the watch (a full io_uring): only that task ends.

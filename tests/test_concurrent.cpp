@@ -5,14 +5,68 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
+#include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
 #include <thread>
 
+#include "load.hpp"
 #include "proc_stats.hpp"
 #include "servers.hpp"
 
 namespace fibs::test {
 namespace {
+
+// epoll registers a client once: at ping-pong, a reply costs its recvfrom, its sendto and a share
+// of an epoll_wait, and no epoll_ctl. strace -c is attached to the running server (so start-up is
+// not counted) while 50 clients make 10,000 requests; a reply is a sendto here.
+TEST(Epoll, AReplyCostsAtMostTwoPointOneSyscalls) {
+    const std::string strace = "/usr/bin/strace";
+    if (::access(strace.c_str(), X_OK) != 0) GTEST_SKIP() << "needs strace (./workshop setup installs it)";
+    auto server = start({"loop_epoll", "fib-loop", {"--backend", "epoll"}}, {"--quiet"});
+    std::string summary = testing::TempDir() + "fib-loop-" + std::to_string(::getpid()) + ".strace";
+    auto tracer = std::make_unique<Process>(
+        strace, std::vector<std::string>{"-c", "-f", "-o", summary, "-p", std::to_string(server->pid())});
+    ASSERT_TRUE(tracer->wait_for_line("attached", 10s)) << "strace could not attach";
+    bench::LoadConfig cfg;
+    cfg.port = server->port();
+    cfg.clients = 50;
+    cfg.warmup_s = 0;
+    cfg.requests = 10000;
+    cfg.duration_s = 0;
+    auto r = bench::run_load(cfg);
+    EXPECT_EQ(r.errors.total(), 0u);
+    tracer->stop();  // on SIGTERM strace detaches, writes its summary and exits 143
+    tracer.reset();
+
+    std::map<std::string, long> calls;  // strace -c: "% time seconds usecs/call calls [errors] syscall"
+    std::ifstream in(summary);
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream fields(line);
+        std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+        if (f.size() >= 5 && std::isdigit(static_cast<unsigned char>(f[3][0])) && f.back() != "total") {
+            calls[f.back()] = std::stol(f[3]);
+        }
+    }
+    std::remove(summary.c_str());
+    long total = 0;
+    std::string seen;
+    for (auto& [name, n] : calls) {
+        total += n;
+        seen += name + " " + std::to_string(n) + ", ";
+    }
+    ASSERT_GE(calls["sendto"], 10000) << seen;
+    double per_reply = static_cast<double>(total) / static_cast<double>(calls["sendto"]);
+    std::printf("%.3f syscalls per reply: %s\n", per_reply, seen.c_str());
+    EXPECT_LE(per_reply, 2.1) << seen;
+    EXPECT_LE(calls["epoll_ctl"], 2 * cfg.clients + 8) << "epoll_ctl is not once per client: " << seen;
+    EXPECT_EQ(server->stop(), 0) << dump(*server);
+}
 
 class ConcurrentServer : public testing::TestWithParam<ServerKind> {};
 
