@@ -20,49 +20,13 @@
 #include <utility>
 
 #include "acceptor.hpp"
+#include "context.hpp"
 #include "faults.hpp"
-#include "loop.hpp"
-#include "server.hpp"
-#include "workers.hpp"
 
 namespace fibs::loop {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Options : ServerOptions {
-    std::string backend = "epoll";
-    int workers = 0;
-    unsigned offload_min = 25;
-};
-
-// What every task shares. It owns the loop, so it outlives every task frame: the loop frees the
-// frames that still wait when it is destroyed, and a frame's Leave counts its client out here.
-// Members are destroyed last to first: the workers stop (a running job writes into a waiting
-// frame), then the loop frees the frames, then the rest.
-struct Context {
-    Context(const Options& o, std::unique_ptr<Poller> poller, std::pair<int, std::string> limit)
-        : opts(o), max_clients(limit.first), full(std::move(limit.second)), loop(std::move(poller)),
-          workers(o.workers, o.offload_min) {}
-
-    const Options& opts;
-    int max_clients;  // past it a new client is refused, saying `full`
-    std::string full;
-    int clients = 0;  // handlers alive
-    // The read buffer of every handler: what recv() puts there is fed to the framer before the
-    // next co_yield, so an idle connection's frame needs no buffer of its own.
-    std::array<char, 4096> buf{};
-    // The accept task's short pause when no descriptor is left, made now: by then none may be.
-    Fd pause{::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)};
-    Loop loop;
-    Workers workers;  // with --workers 0 it has no threads and takes no request
-};
-
-// Counts a client out when its handler's frame is freed, however the task ends.
-struct Leave {
-    int& clients;
-    ~Leave() { --clients; }
-};
 
 // Step 1's fib_handler (common/handler.cpp), line for line, where it would block: it yields.
 Task fib_handler(Fd client, Context& ctx) {
@@ -154,7 +118,8 @@ Task fib_server(Fd sock, Context& ctx) {
             }
             log_connection(ctx.opts, addr);
             ++ctx.clients;  // now, not when the task first runs: several may be accepted in one batch
-            ctx.loop.spawn(fib_handler(std::move(client), ctx));
+            ctx.loop.spawn(ctx.opts.handler == "await" ? await_handler(std::move(client), ctx)  // Step 4
+                                                       : fib_handler(std::move(client), ctx));
         }
     }
 }
@@ -214,6 +179,10 @@ int main(int argc, char** argv) {
                              "epoll up to the descriptor limit (raised to `ulimit -Hn`), less a few spare");
     app.add_option("--backend", opts.backend, "What waits for the sockets")
         ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}))
+        ->capture_default_str();
+    app.add_option("--handler", opts.handler,
+                   "How the handler waits: yield (Step 3, the article's form) or await (Step 4, co_await)")
+        ->check(CLI::IsMember({"yield", "await"}))
         ->capture_default_str();
     app.add_option("--workers", opts.workers,
                    "Threads that compute big fib requests off the loop (0: in the loop, as in the article)")

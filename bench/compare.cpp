@@ -163,6 +163,7 @@ int run_compare(const CompareConfig& cfg) {
 
     const ServerKind blocking{"blocking", "fib-blocking", {"--quiet"}};
     const ServerKind loop{"loop", "fib-loop", {"--quiet"}};
+    const ServerKind loop_await{"loop await", "fib-loop", {"--quiet", "--handler", "await"}};  // Step 4
     const ServerKind loop_workers{"loop --workers 2", "fib-loop", {"--quiet", "--workers", "2"}};
     const ServerKind loop_uring{"loop io_uring", "fib-loop", {"--quiet", "--backend", "io_uring"}};
     const ServerKind threads{"threads", "fib-threads", {"--quiet"}};
@@ -173,10 +174,10 @@ int run_compare(const CompareConfig& cfg) {
     idle_servers.push_back({"threads", "fib-threads", {"--quiet", "--max-clients", "10000"}});  // past 1024
 
     std::vector<std::pair<ServerKind, Setting>> plan;
-    for (const auto* s : {&blocking, &loop, &loop_uring, &threads}) {
+    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &threads}) {
         for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), base(c)}});
     }
-    for (const auto* s : {&blocking, &loop, &threads}) {
+    for (const auto* s : {&blocking, &loop, &loop_await, &threads}) {
         LoadConfig l = base(50);
         l.pipeline = 16;
         plan.push_back({*s, {"pipelined", "50 x 16", l}});

@@ -14,6 +14,11 @@ std::vector<ServerKind> all_servers() {
         {"loop_select", "fib-loop", {"--backend", "select"}},
         {"loop_io_uring", "fib-loop", {"--backend", "io_uring"}},
         {"loop_workers", "fib-loop", {"--workers", "2", "--offload-min", "5"}},
+        {"loop_await_epoll", "fib-loop", {"--handler", "await", "--backend", "epoll"}},
+        {"loop_await_poll", "fib-loop", {"--handler", "await", "--backend", "poll"}},
+        {"loop_await_select", "fib-loop", {"--handler", "await", "--backend", "select"}},
+        {"loop_await_io_uring", "fib-loop", {"--handler", "await", "--backend", "io_uring"}},
+        {"loop_await_workers", "fib-loop", {"--handler", "await", "--workers", "2", "--offload-min", "5"}},
         {"threads", "fib-threads", {}},
     };
 }

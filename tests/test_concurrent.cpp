@@ -148,6 +148,8 @@ std::vector<OrderCase> order_cases() {
     return {
         {{"loop_inline", "fib-loop", {"--quiet"}}, false},
         {{"loop_workers", "fib-loop", {"--quiet", "--workers", "2"}}, true},
+        {{"loop_await_inline", "fib-loop", {"--quiet", "--handler", "await"}}, false},
+        {{"loop_await_workers", "fib-loop", {"--quiet", "--handler", "await", "--workers", "2"}}, true},
         {{"threads", "fib-threads", {"--quiet"}}, true},
     };
 }

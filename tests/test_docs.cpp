@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -319,33 +320,61 @@ TEST(DocPaths, EveryPageLinksBackToTheWorkshopAndEachStepToTheNext) {
     }
 }
 
-// Step 3's page shows what differs between Step 1's handler and Step 3's: the real diff, today's.
-TEST(DocPaths, Step3ShowsTheRealDiffBetweenTheTwoHandlers) {
-    auto function = [](const std::string& file, const std::string& first) {
+// What differs between Step 1's handler and a later step's (`diff -U1` of the two functions,
+// without the "---" and "+++" lines that name temporary files), and the diff a page shows.
+std::vector<std::string> diff_from_step1(const std::string& file, const std::string& first) {
+    auto function = [](const std::string& f, const std::string& start) {
         std::string out;
         bool in = false;
-        for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / file)) {
-            in = in || l.rfind(first, 0) == 0;
+        for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / f)) {
+            in = in || l.rfind(start, 0) == 0;
             if (in) out += l + "\n";
             if (in && l == "}") break;
         }
         return out;
     };
     auto dir = fs::temp_directory_path();
-    fs::path step1 = dir / ("handler1-" + std::to_string(::getpid())), step3 = dir / ("handler3-" + std::to_string(::getpid()));
+    std::string id = std::to_string(::getpid());
+    fs::path step1 = dir / ("handler1-" + id), later = dir / ("handler-later-" + id);
     std::ofstream(step1) << function("common/handler.cpp", "void fib_handler(");
-    std::ofstream(step3) << function("02_coroutine_loop/main.cpp", "Task fib_handler(");
-    Finished diff = run_to_end("/usr/bin/diff", {"-U1", step1.string(), step3.string()});
+    std::ofstream(later) << function(file, first);
+    Finished diff = run_to_end("/usr/bin/diff", {"-U1", step1.string(), later.string()});
     fs::remove(step1);
-    fs::remove(step3);
+    fs::remove(later);
     std::vector<std::string> real = split_lines(diff.output);
-    ASSERT_GT(real.size(), 2u) << diff.output;
-    real.erase(real.begin(), real.begin() + 2);  // the "---" and "+++" lines name the temporary files
+    if (real.size() > 2) real.erase(real.begin(), real.begin() + 2);
+    return real;
+}
+
+std::vector<std::string> diff_shown_on(const std::string& page) {
     std::vector<std::string> shown;
-    for (const Block& b : blocks_of(read_lines(fs::path(FIBS_SOURCE_DIR) / "docs/step3-coroutine-loop.md"))) {
+    for (const Block& b : blocks_of(read_lines(fs::path(FIBS_SOURCE_DIR) / page))) {
         if (b.info == "diff") shown = b.lines;
     }
-    EXPECT_EQ(shown, real) << "docs/step3-coroutine-loop.md shows another diff than the code has; today's:\n" << diff.output;
+    return shown;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+TEST(DocPaths, Step3ShowsTheRealDiffBetweenTheTwoHandlers) {
+    auto real = diff_from_step1("02_coroutine_loop/main.cpp", "Task fib_handler(");
+    ASSERT_FALSE(real.empty());
+    EXPECT_EQ(diff_shown_on("docs/step3-coroutine-loop.md"), real)
+        << "docs/step3-coroutine-loop.md shows another diff than the code has; today's:\n" << joined(real);
+}
+
+// Step 4's lesson is its diff: with co_await the handler reads like Step 1's again.
+TEST(DocPaths, Step4ShowsTheRealDiffAndAtMostTwelveLinesDiffer) {
+    auto real = diff_from_step1("02_coroutine_loop/handler_await.cpp", "Async<> fib_handler(");
+    ASSERT_FALSE(real.empty());
+    EXPECT_EQ(diff_shown_on("docs/step4-co-await.md"), real)
+        << "docs/step4-co-await.md shows another diff than the code has; today's:\n" << joined(real);
+    long differ = std::count_if(real.begin(), real.end(), [](const std::string& l) { return l.rfind("+", 0) == 0; });
+    EXPECT_LE(differ, 12) << joined(real);
 }
 
 // The pattern rules themselves: a test that can fail when they are too loose.

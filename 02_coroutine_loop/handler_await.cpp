@@ -1,0 +1,78 @@
+// Step 4: Step 1's fib_handler (common/handler.cpp) once more, on Step 3's loop, with co_await
+// where it would block. The waits are awaitables (async.hpp), and what Step 3 wrote out inline, the
+// send loop, the turn and the offload, are coroutines it awaits. `fib-loop --handler await`.
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <string>
+#include <string_view>
+
+#include "async.hpp"
+#include "context.hpp"
+
+namespace fibs::loop {
+
+namespace {
+
+// One request: its turn, then fib(n), here or (with --workers) on a worker thread.
+Async<> answer(std::string& out, std::string_view line, Turn& turn, Context& ctx) {
+    co_await turn;  // a few requests per turn, then the others
+    protocol::Request req = protocol::parse_request(line, ctx.opts.max_n);
+    if (req.ok() && ctx.workers.takes(req.n)) {
+        protocol::append_value(out, co_await on_worker(ctx.workers, req.n));  // the talk's fix
+    } else {
+        protocol::append_reply(out, req);  // fib(n) right here: everyone waits for it
+    }
+}
+
+// Everything in `out` goes out, waiting wherever a send would block. False: reset or broken pipe.
+Async<bool> send_all(const Fd& client, std::string_view out) {
+    for (std::size_t sent = 0; sent < out.size();) {
+        ssize_t s = ::send(client.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+        if (s >= 0) {
+            sent += static_cast<std::size_t>(s);  // a partial send goes on from here, not from 0
+        } else if (errno == EAGAIN) {
+            co_await writable(client);
+        } else if (errno != EINTR) {
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+Async<> fib_handler(Fd client, Context& ctx) {
+    Leave leave{ctx.clients};
+    protocol::LineFramer framer;
+    std::string out;
+    std::array<char, 4096>& buf = ctx.buf;  // read and framed before the next wait: one for all
+    bool open = true;
+    while (open) {
+        ssize_t n = co_await recv(client, buf);  // waits until the client sends, then reads
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // not readable after all
+        if (n < 0) break;  // reset by the client: nobody to answer
+        framer.feed({buf.data(), static_cast<std::size_t>(n)});
+        if (n == 0) {  // the client is done sending; answer its last line, then close
+            framer.end_input();
+            open = false;
+        }
+        for (Turn turn; auto line = framer.next_line();) co_await answer(out, *line, turn, ctx);
+        if (framer.too_long()) {
+            out += protocol::kLineTooLong;
+            open = false;
+        }
+        if (!co_await send_all(client, out)) break;  // reset or broken pipe
+        out.clear();
+    }
+    ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
+    log_closed(ctx.opts);
+}
+
+}  // namespace
+
+Task await_handler(Fd client, Context& ctx) {
+    int what = client.get();
+    return drive(fib_handler(std::move(client), ctx), what);
+}
+
+}  // namespace fibs::loop
