@@ -145,6 +145,18 @@ std::pair<int, std::string> client_limit(const Options& opts) {
     return {most, select ? "select cannot watch descriptors past FD_SETSIZE" : "out of file descriptors"};
 }
 
+// What the Listening line says, so a learner sees every option take effect:
+// "epoll, co_await handler, 2 workers for n >= 25, up to 19,984 clients".
+std::string about(const Options& opts, int max_clients) {
+    std::string out = opts.backend;
+    if (opts.handler == "await") out += ", co_await handler";
+    if (opts.workers > 0) {
+        out += ", " + std::to_string(opts.workers) + (opts.workers == 1 ? " worker" : " workers") + " for n >= " +
+               std::to_string(opts.offload_min);
+    }
+    return out + ", up to " + group_digits(max_clients) + " clients";
+}
+
 // SIGINT/SIGTERM, as a descriptor the loop waits on like any socket: the signals are blocked (in
 // this thread and every thread started after it) and a signalfd reports them.
 Fd open_stop_fd() {
@@ -206,7 +218,7 @@ int main(int argc, char** argv) {
     fibs::set_nonblocking(sock.get());
     auto limit = client_limit(opts);
     Context ctx(opts, std::move(poller), limit);  // outlives every task
-    fibs::log_listening(sock, opts.backend + ", up to " + fibs::group_digits(limit.first) + " clients");
+    fibs::log_listening(sock, about(opts, limit.first));
     DescriptorHold hold(faults.hold);
 
     ctx.loop.spawn(fib_server(std::move(sock), ctx));
