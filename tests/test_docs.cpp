@@ -304,6 +304,7 @@ TEST(DocPaths, EveryPageLinksBackToTheWorkshopAndEachStepToTheNext) {
         {"docs/step2-two-clients.md", "step3-coroutine-loop.md"},
         {"docs/step3-coroutine-loop.md", "bonus-threads.md"},
         {"docs/step3-deeper.md", "bonus-threads.md"},
+        {"docs/step4-co-await.md", "bonus-threads.md"},
         {"docs/bonus-threads.md", "results.md"},
     };
     for (const auto& page : pages()) {
