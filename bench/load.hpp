@@ -82,6 +82,7 @@ struct LoadResult {
     bool client_saturated = false;
     // The server, with server_pid.
     bool server_measured = false;
+    std::string server_note;  // how the server was found, or why it was not measured
     double server_cpu_s = 0;
     std::uint64_t server_rss_kib = 0, server_hwm_kib = 0;
     int server_threads = 0;

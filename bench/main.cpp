@@ -8,6 +8,8 @@
 
 #include "compare.hpp"
 #include "load.hpp"
+#include "net.hpp"
+#include "proc_stats.hpp"
 #include "report.hpp"
 #include "server_process.hpp"
 
@@ -51,12 +53,14 @@ int main(int argc, char** argv) {
                     "Open loop: requests/s over all clients on a fixed schedule, latency from the intended send time");
     run->add_option("--pipeline", cfg.pipeline,
                     "Requests in flight per connection (closed loop). Replies are read in batches and as many "
-                    "requests go back in one send; requests alternate between n and a neighbour so a lost "
+                    "requests go back in one send; requests mix n and a neighbour so a lost "
                     "reply is seen")
         ->capture_default_str();
     run->add_option("--timeout", timeout, "Per reply and per connect")->capture_default_str();
     run->add_option("--threads", cfg.threads, "Client threads")->capture_default_str();
-    run->add_option("--server-pid", cfg.server_pid, "Read the server's CPU time and memory from /proc");
+    run->add_option("--server-pid", cfg.server_pid,
+                    "Read this server's CPU time and memory from /proc (default: the process listening on "
+                    "--host:--port, when it is yours)");
     run->add_option("--json", json, "Write the figures as JSON");
     run->add_option("--csv", csv, "Write the figures as CSV");
 
@@ -81,7 +85,16 @@ int main(int argc, char** argv) {
         cfg.timeout_s = parse_seconds(timeout);
         cfg.progress = ::isatty(STDERR_FILENO) != 0 ? fibs::bench::LoadConfig::Progress::live
                                                     : fibs::bench::LoadConfig::Progress::plain;
+        std::string found;
+        if (cfg.server_pid == 0) {  // the process listening on --host:--port, if it is ours to read
+            auto pid = fibs::bench::find_listener(cfg.host, cfg.port);
+            cfg.server_pid = pid.value_or(0);
+            found = pid ? "(listening on " + fibs::host_port(cfg.host, cfg.port) + ")"
+                        : "not measured: no process of yours listens on " + fibs::host_port(cfg.host, cfg.port) +
+                              " (another user's, or another host's); --server-pid names one";
+        }
         auto result = fibs::bench::run_load(cfg);
+        result.server_note = found;
         fibs::bench::print_report(stdout, result);
         std::vector<fibs::bench::Row> rows{{{}, fibs::bench::figures_of(result)}};
         if (!csv.empty()) fibs::bench::write_csv(csv, rows);

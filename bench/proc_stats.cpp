@@ -1,12 +1,19 @@
 #include "proc_stats.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "net.hpp"
 
 namespace fibs::bench {
 
@@ -31,6 +38,68 @@ std::optional<ProcStats> read_proc_stats(pid_t pid) {
         if (line.rfind("VmHWM:", 0) == 0) s.hwm_kib = std::stoull(line.substr(6));
     }
     return s;
+}
+
+namespace {
+
+// /proc/net/tcp writes an address as the hex of its bytes in memory, 32 bits at a time.
+std::string proc_hex(const void* bytes, std::size_t size) {
+    std::string out;
+    const auto* words = static_cast<const std::uint32_t*>(bytes);
+    for (std::size_t i = 0; i < size / 4; ++i) {
+        char word[9];
+        std::snprintf(word, sizeof word, "%08X", words[i]);
+        out += word;
+    }
+    return out;
+}
+
+// The inode of the listening socket on (one of `addresses` or a wildcard):port, or 0.
+std::uint64_t listening_inode(const std::vector<std::string>& addresses, std::uint16_t port) {
+    char port_hex[5];
+    std::snprintf(port_hex, sizeof port_hex, "%04X", port);
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // the heading
+        while (std::getline(in, line)) {
+            std::istringstream f(line);
+            std::string slot, local, remote, state, queues, timer, retr, uid, timeout, inode;
+            f >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
+            auto colon = local.find(':');
+            if (state != "0A" || colon == std::string::npos || local.substr(colon + 1) != port_hex) continue;  // 0A: LISTEN
+            std::string addr = local.substr(0, colon);
+            bool any = addr.find_first_not_of('0') == std::string::npos;
+            if (any || std::find(addresses.begin(), addresses.end(), addr) != addresses.end()) return std::stoull(inode);
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::optional<pid_t> find_listener(const std::string& host, std::uint16_t port) {
+    try {
+        std::vector<std::string> addresses;  // as /proc/net/tcp(6) writes them
+        Addresses resolved(host, port, /*passive=*/false, "cannot resolve");
+        for (const addrinfo* ai = resolved.first(); ai != nullptr; ai = ai->ai_next) {
+            if (ai->ai_family == AF_INET) addresses.push_back(proc_hex(&reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr, 4));
+            if (ai->ai_family == AF_INET6) addresses.push_back(proc_hex(&reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr, 16));
+        }
+        std::uint64_t inode = listening_inode(addresses, port);
+        if (inode == 0) return std::nullopt;
+        const std::string socket = "socket:[" + std::to_string(inode) + "]";
+        for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+            std::string name = proc.path().filename();
+            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+            std::error_code ec;  // another user's process: its fd/ cannot be read
+            for (std::filesystem::directory_iterator fd(proc.path() / "fd", ec), end; !ec && fd != end; fd.increment(ec)) {
+                if (std::filesystem::read_symlink(fd->path(), ec) == socket) return static_cast<pid_t>(std::stol(name));
+            }
+        }
+    } catch (const std::exception&) {  // a name that does not resolve, a process gone meanwhile
+    }
+    return std::nullopt;
 }
 
 double self_cpu_s() {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace fibs::bench {
 
@@ -18,5 +19,11 @@ std::optional<ProcStats> read_proc_stats(pid_t pid);
 
 // This process's own CPU time (user + system, all threads).
 double self_cpu_s();
+
+// The process that listens on host:port (or on a wildcard address and that port): the socket's
+// inode from /proc/net/tcp and tcp6, matched against the descriptors in /proc/PID/fd of every
+// process this user may read. nullopt when there is none to be found (nobody listens, another
+// user's process, another host).
+std::optional<pid_t> find_listener(const std::string& host, std::uint16_t port);
 
 }  // namespace fibs::bench

@@ -117,11 +117,14 @@ void print_report(std::FILE* out, const LoadResult& r) {
     }
     if (r.server_measured) {
         char buf[200];
-        std::snprintf(buf, sizeof buf, "pid %d: %.2f µs CPU per reply (%.2f s CPU), RSS %.1f MiB (peak %.1f MiB), %d threads",
-                      static_cast<int>(c.server_pid), r.server_cpu_per_reply_us(), r.server_cpu_s,
+        std::snprintf(buf, sizeof buf, "pid %d%s: %.2f µs CPU per reply (%.2f s CPU), RSS %.1f MiB (peak %.1f MiB), %d threads",
+                      static_cast<int>(c.server_pid), r.server_note.empty() ? "" : (" " + r.server_note).c_str(),
+                      r.server_cpu_per_reply_us(), r.server_cpu_s,
                       static_cast<double>(r.server_rss_kib) / 1024, static_cast<double>(r.server_hwm_kib) / 1024,
                       r.server_threads);
         line("server", buf);
+    } else if (!r.server_note.empty()) {
+        line("server", r.server_note);
     }
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +19,7 @@
 
 #include "histogram.hpp"
 #include "load.hpp"
+#include "proc_stats.hpp"
 #include "servers.hpp"
 
 namespace fibs::test {
@@ -324,6 +326,27 @@ TEST_P(BenchRefused, ServerFullIsCountedOnceAsRefusedByTheServer) {
 INSTANTIATE_TEST_SUITE_P(All, BenchRefused,
                          testing::Values(ServerKind{"loop", "fib-loop", {}}, ServerKind{"threads", "fib-threads", {}}),
                          label_of);
+
+// Without --server-pid, fib-bench measures the process that listens on --host:--port.
+TEST(BenchFindsTheServer, TheListenerIsTheProcessHoldingTheListeningSocket) {
+    Fd mine = listen_on("127.0.0.1", 0);
+    EXPECT_EQ(bench::find_listener("127.0.0.1", local_port(mine.get())), ::getpid());
+    EXPECT_EQ(bench::find_listener("localhost", local_port(mine.get())), ::getpid());
+    std::uint16_t port = local_port(mine.get());
+    mine.reset();  // nobody listens there now
+    EXPECT_EQ(bench::find_listener("127.0.0.1", port), std::nullopt);
+}
+
+TEST(BenchFindsTheServer, RunSaysWhichPidItMeasured) {
+    ServerProcess server(bin("fib-loop"), {"--quiet"});
+    Finished run = run_to_end(bin("fib-bench"), {"run", "--port", std::to_string(server.port()), "--clients", "2",
+                                                 "--duration", "0.2s", "--warmup", "0s"});
+    EXPECT_EQ(run.code, 0) << run.output;
+    std::string expected = "server       pid " + std::to_string(server.pid()) + " (listening on 127.0.0.1:" +
+                           std::to_string(server.port()) + "): ";
+    EXPECT_NE(run.output.find(expected), std::string::npos) << run.output;
+    EXPECT_EQ(server.stop(), 0);
+}
 
 TEST(BenchLoad, BlockingServerServesOneOfFour) {
     ServerProcess server(bin("fib-blocking"), {"--quiet"});
