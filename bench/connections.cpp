@@ -241,6 +241,9 @@ bool Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
         if (now >= ws && now < tl_.window_end.load(std::memory_order_relaxed)) {
             ClassStats& s = stats_of(c);
             ++s.replies;
+            if (cfg_.trace > 0 && tl_.traced.fetch_add(1, std::memory_order_relaxed) < cfg_.trace) {
+                trace.push_back({c.id, p.sent - ws, now - ws});
+            }
             s.latency.record(static_cast<std::uint64_t>(now - p.intended));
             s.latency_uncorrected.record(static_cast<std::uint64_t>(now - p.sent));
             if (!c.served) {

@@ -35,6 +35,7 @@ struct Timeline {
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> measured{0};        // correct replies in the window, all threads
     std::atomic<int> busy{0};                      // open connections that send requests, all threads
+    std::atomic<std::size_t> traced{0};            // slices kept for --trace, all threads
     std::uint64_t limit = 0;                       // --requests
     std::latch connected;
     std::latch go{1};
@@ -63,6 +64,7 @@ struct Pending {
 struct Conn {
     enum class State { connecting, open, closed };
     Kind kind = Kind::main;
+    int id = 0;  // the client's number in traces
     State state = State::closed;
     Fd fd;
     bool want_write = false;
@@ -92,9 +94,10 @@ class Worker {
 public:
     Worker(const LoadConfig& cfg, Timeline& tl) : cfg_(cfg), tl_(tl), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
 
-    void add(Kind kind, const Ask* ask, std::int64_t stagger) {
+    void add(Kind kind, int id, const Ask* ask, std::int64_t stagger) {
         auto c = std::make_unique<Conn>();
         c->kind = kind;
+        c->id = id;
         c->ask = ask;
         c->next_due = stagger;
         conns_.push_back(std::move(c));
@@ -108,6 +111,7 @@ public:
     Errors errors;
     Connections connections;
     std::uint64_t sent = 0, late = 0;
+    std::vector<Slice> trace;
 
     // Progress, read by the main thread while running.
     std::atomic<std::uint64_t> progress_errors{0};

@@ -49,11 +49,11 @@ LoadResult run_load(const LoadConfig& cfg) {
     int i = 0;
     for (int c = 0; c < cfg.clients; ++c, ++i) {
         std::int64_t stagger = cfg.clients > 0 ? interval * c / cfg.clients : 0;
-        workers[i % threads]->add(Kind::main, &main_ask, stagger);
+        workers[i % threads]->add(Kind::main, c, &main_ask, stagger);
     }
-    for (int c = 0; c < cfg.hog; ++c, ++i) workers[i % threads]->add(Kind::hog, &hog_ask, 0);
-    for (int c = 0; c < cfg.flood; ++c, ++i) workers[i % threads]->add(Kind::flood, &flood_ask, 0);
-    for (int c = 0; c < cfg.idle; ++c, ++i) workers[i % threads]->add(Kind::idle, &idle_ask, 0);
+    for (int c = 0; c < cfg.hog; ++c, ++i) workers[i % threads]->add(Kind::hog, i, &hog_ask, 0);
+    for (int c = 0; c < cfg.flood; ++c, ++i) workers[i % threads]->add(Kind::flood, i, &flood_ask, 0);
+    for (int c = 0; c < cfg.idle; ++c, ++i) workers[i % threads]->add(Kind::idle, i, &idle_ask, 0);
 
     std::vector<std::thread> running;
     for (auto& w : workers) running.emplace_back([&w] { w->run(); });
@@ -109,7 +109,9 @@ LoadResult run_load(const LoadConfig& cfg) {
         r.connections.merge(w->connections);
         r.sent += w->sent;
         r.late += w->late;
+        r.trace.insert(r.trace.end(), w->trace.begin(), w->trace.end());
     }
+    std::sort(r.trace.begin(), r.trace.end(), [](const Slice& a, const Slice& b) { return a.answered < b.answered; });
     r.client_cpu_s = client_cpu1 - client_cpu0;
     r.client_saturated = r.window_s > 0 && r.client_cpu_s / r.window_s > 0.9 * threads;
     if (server0 && server1) {

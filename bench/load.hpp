@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "histogram.hpp"
 
@@ -28,6 +29,7 @@ struct LoadConfig {
     double timeout_s = 10;      // per reply, and per connect
     int threads = 1;
     pid_t server_pid = 0;       // > 0: read its CPU time and memory from /proc
+    std::size_t trace = 0;      // > 0: keep the first `trace` requests of the window as slices
     enum class Progress { none, plain, live };
     Progress progress = Progress::none;  // once a second on stderr: a rewritten line, or plain lines
 };
@@ -69,6 +71,13 @@ struct Connections {
     void merge(const Connections& o);
 };
 
+// One request of the window, for --trace and compare's timeline: which client, sent and answered
+// when (ns from the window's start).
+struct Slice {
+    int client;  // 0..clients-1 the measured ones, then the hogs
+    std::int64_t sent, answered;
+};
+
 struct LoadResult {
     LoadConfig config;
     Connections connections;  // all kinds
@@ -83,6 +92,7 @@ struct LoadResult {
     // The server, with server_pid.
     bool server_measured = false;
     std::string server_note;  // how the server was found, or why it was not measured
+    std::vector<Slice> trace;  // with config.trace: the window's first requests, by answer time
     double server_cpu_s = 0;
     std::uint64_t server_rss_kib = 0, server_hwm_kib = 0;
     int server_threads = 0;

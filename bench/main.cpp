@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
                     "--host:--port, when it is yours)");
     run->add_option("--json", json, "Write the figures as JSON");
     run->add_option("--csv", csv, "Write the figures as CSV");
+    std::string trace;
+    run->add_option("--trace", trace,
+                    "Write who was served when, one slice per request of the window (the first 100,000), "
+                    "in the Chrome trace event format: open it in ui.perfetto.dev");
 
     fibs::bench::CompareConfig cmp;
     auto* compare = app.add_subcommand("compare", "Start each server model, run the same scenarios, compare");
@@ -83,6 +87,7 @@ int main(int argc, char** argv) {
         cfg.duration_s = parse_seconds(duration);
         cfg.warmup_s = parse_seconds(warmup);
         cfg.timeout_s = parse_seconds(timeout);
+        if (!trace.empty()) cfg.trace = 100'000;
         cfg.progress = ::isatty(STDERR_FILENO) != 0 ? fibs::bench::LoadConfig::Progress::live
                                                     : fibs::bench::LoadConfig::Progress::plain;
         std::string found;
@@ -99,6 +104,11 @@ int main(int argc, char** argv) {
         std::vector<fibs::bench::Row> rows{{{}, fibs::bench::figures_of(result)}};
         if (!csv.empty()) fibs::bench::write_csv(csv, rows);
         if (!json.empty()) fibs::bench::write_json(json, rows, {});
+        if (!trace.empty()) {
+            fibs::bench::write_trace(trace, result);
+            std::printf("%-12s %zu requests written to %s (open it in ui.perfetto.dev)\n", "trace", result.trace.size(),
+                        trace.c_str());
+        }
         return result.errors.total() == 0 ? 0 : 3;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -260,4 +260,24 @@ void write_json(const std::string& path, const std::vector<Row>& rows,
     out << "  ]\n}\n";
 }
 
+void write_trace(const std::string& path, const LoadResult& r) {
+    auto out = open_out(path);
+    const LoadConfig& c = r.config;
+    out << "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n";
+    std::string sep;
+    for (int id = 0; id < c.clients + c.hog; ++id) {  // every track, even one that got no reply
+        std::string name = id < c.clients ? "client " + std::to_string(id + 1) : "hog " + std::to_string(id - c.clients + 1);
+        out << std::exchange(sep, ",\n") << "{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": " << id
+            << ", \"args\": {\"name\": " << json_string(name) << "}}";
+    }
+    for (const Slice& s : r.trace) {
+        unsigned n = s.client < c.clients ? c.fib_n : c.hog_n;
+        char event[160];
+        std::snprintf(event, sizeof event, "{\"name\": \"fib(%u)\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.3f, \"dur\": %.3f}", n,
+                      s.client, static_cast<double>(s.sent) / 1e3, static_cast<double>(s.answered - s.sent) / 1e3);
+        out << std::exchange(sep, ",\n") << event;
+    }
+    out << "\n]}\n";
+}
+
 }  // namespace fibs::bench

@@ -30,4 +30,8 @@ void write_csv(const std::string& path, const std::vector<Row>& rows);
 void write_json(const std::string& path, const std::vector<Row>& rows,
                 const std::vector<std::pair<std::string, std::string>>& meta);
 
+// The run's trace in the Chrome trace event format (ui.perfetto.dev, chrome://tracing): one track
+// per client, one slice per request from its send to its reply.
+void write_trace(const std::string& path, const LoadResult& r);
+
 }  // namespace fibs::bench

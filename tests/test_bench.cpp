@@ -14,12 +14,17 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <cstdio>
+#include <cctype>
+#include <iterator>
+#include <regex>
 #include <thread>
 #include <tuple>
 
 #include "histogram.hpp"
 #include "load.hpp"
 #include "proc_stats.hpp"
+#include "report.hpp"
 #include "servers.hpp"
 
 namespace fibs::test {
@@ -347,6 +352,94 @@ TEST(BenchFindsTheServer, RunSaysWhichPidItMeasured) {
     EXPECT_NE(run.output.find(expected), std::string::npos) << run.output;
     EXPECT_EQ(server.stop(), 0);
 }
+
+// A strict little JSON reader: true if `text` is one JSON value and nothing else.
+class JsonCheck {
+public:
+    static bool parses(std::string_view text) {
+        JsonCheck j{text};
+        return j.value() && (j.space(), j.at == text.size());
+    }
+
+private:
+    std::string_view t;
+    std::size_t at = 0;
+    explicit JsonCheck(std::string_view text) : t(text) {}
+    void space() {
+        while (at < t.size() && std::isspace(static_cast<unsigned char>(t[at]))) ++at;
+    }
+    bool eat(char c) {
+        space();
+        if (at < t.size() && t[at] == c) return ++at, true;
+        return false;
+    }
+    bool value() {
+        space();
+        if (eat('{')) return list('}', true);
+        if (eat('[')) return list(']', false);
+        if (at < t.size() && t[at] == '"') return string();
+        for (std::string_view word : {"true", "false", "null"}) {
+            if (t.substr(at, word.size()) == word) return at += word.size(), true;
+        }
+        std::size_t start = at;
+        if (at < t.size() && t[at] == '-') ++at;
+        while (at < t.size() && (std::isdigit(static_cast<unsigned char>(t[at])) || t[at] == '.' || t[at] == 'e' || t[at] == '-' || t[at] == '+')) ++at;
+        return at > start && std::isdigit(static_cast<unsigned char>(t[at - 1]));
+    }
+    bool string() {
+        for (++at; at < t.size() && t[at] != '"'; ++at) {
+            if (t[at] == '\\') ++at;
+        }
+        return at++ < t.size();
+    }
+    bool list(char close, bool object) {
+        if (eat(close)) return true;
+        do {
+            space();
+            if (object && !(at < t.size() && t[at] == '"' && string() && eat(':'))) return false;
+            if (!value()) return false;
+        } while (eat(','));
+        return eat(close);
+    }
+};
+
+TEST(JsonCheck, TellsJsonFromNot) {
+    EXPECT_TRUE(JsonCheck::parses(R"({"a": [1, -2.5e3, "x\"y", true, null], "b": {}})"));
+    EXPECT_FALSE(JsonCheck::parses(R"({"a": [1, 2,]})"));
+    EXPECT_FALSE(JsonCheck::parses(R"({"a": 1} x)"));
+    EXPECT_FALSE(JsonCheck::parses(R"({"a" 1})"));
+}
+
+// --trace: one track per client, one slice per request. Step 2 as a picture: against the blocking
+// server only one of 4 tracks has slices; against the loop, all 4 do.
+class BenchTrace : public testing::TestWithParam<std::pair<std::string, int>> {};
+
+TEST_P(BenchTrace, OnlyTheClientsServedHaveSlices) {
+    auto [exe, tracks_with_slices] = GetParam();
+    ServerProcess server(bin(exe), {"--quiet"});
+    bench::LoadConfig cfg = quick_load(server.port(), 4, 0.2);
+    cfg.trace = 100'000;
+    auto r = bench::run_load(cfg);
+    EXPECT_EQ(r.errors.total(), 0u);
+    std::string path = testing::TempDir() + "trace-" + std::to_string(::getpid()) + ".json";
+    bench::write_trace(path, r);
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::remove(path.c_str());
+    EXPECT_TRUE(JsonCheck::parses(text)) << text.substr(0, 500);
+    std::set<int> tracks;
+    static const std::regex slice(R"re("ph": "X", "pid": 1, "tid": (\d+))re");
+    for (std::sregex_iterator m(text.begin(), text.end(), slice), end; m != end; ++m) tracks.insert(std::stoi((*m)[1]));
+    EXPECT_EQ(static_cast<int>(tracks.size()), tracks_with_slices) << "tracks with slices";
+    EXPECT_EQ(std::count(text.begin(), text.end(), 'M'), 4) << "a named track per client";
+    EXPECT_EQ(r.trace.size(), r.main.replies) << "every request of the window, under the bound";
+    EXPECT_EQ(server.stop(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, BenchTrace,
+                         testing::Values(std::pair<std::string, int>{"fib-blocking", 1},
+                                         std::pair<std::string, int>{"fib-loop", 4}),
+                         [](const auto& info) { return info.param.first == "fib-blocking" ? std::string("blocking") : std::string("loop"); });
 
 TEST(BenchLoad, BlockingServerServesOneOfFour) {
     ServerProcess server(bin("fib-blocking"), {"--quiet"});
