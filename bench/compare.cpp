@@ -26,6 +26,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr unsigned kSweepN = 25;  // about 0.1 ms a request: the server, not the bench, saturates
+
 struct Setting {
     std::string scenario;  // "clients", "hol", "idle"
     std::string setting;   // "8", "0 idle"
@@ -147,6 +149,73 @@ void ascii_bars(const std::string& title, const std::vector<std::pair<std::strin
     }
 }
 
+// timeline.svg: one panel per run, one lane per client, a mark at each reply. The models over the
+// same first stretch of their windows; the head-of-line pair over a longer one, where each fib(35)
+// of the hog (its lane at the top: a bar from send to reply, a black mark at the reply) freezes,
+// or does not freeze, the rest.
+void plot_timeline(const std::string& dir, const std::vector<const Measured*>& runs, bool quick) {
+    const double models_ms = 1.0, hol_ms = quick ? 100.0 : 120.0;
+    std::string script = "set terminal svg size 900," + std::to_string(170 * runs.size() + 60) +
+                         " dynamic noenhanced font 'sans,11'\nset output '" + dir + "/timeline.svg'\n"
+                         "set multiplot layout " + std::to_string(runs.size()) + ",1\nset key off\nset grid x\n"
+                         "set xlabel 'ms since the window opened'\n";
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const Measured& m = *runs[i];
+        const LoadConfig& c = m.result.config;
+        bool hol = c.hog > 0;
+        double span = hol ? hol_ms : models_ms;
+        std::string data = dir + "/timeline" + std::to_string(i) + ".dat";
+        std::ofstream out(data);
+        int lanes = c.clients + c.hog;
+        std::vector<int> replies(static_cast<std::size_t>(lanes), 0);
+        for (const Slice& s : m.result.trace) {
+            double at = static_cast<double>(s.answered) / 1e6, from = static_cast<double>(s.sent) / 1e6;
+            if (at < 0 || at > span) continue;
+            ++replies[static_cast<std::size_t>(s.client)];
+            out << (from < 0 ? 0 : from) << " " << at << " " << s.client + 1 << " " << (s.client >= c.clients ? 1 : 0) << "\n";
+        }
+        int served = static_cast<int>(std::count_if(replies.begin(), replies.begin() + c.clients, [](int n) { return n > 0; }));
+        std::string title = m.server.label + (hol ? ", 8 clients on fib(1) beside a fib(35) hog" : ", 8 clients on fib(1)") +
+                            ": " + std::to_string(served) + " of 8 served in these " + format_count(span) + " ms";
+        script += "set title '" + title + "'\nset xrange [0:" + std::to_string(span) + "]\nset yrange [0.3:" +
+                  std::to_string(lanes) + ".7]\nset ytics 1,1," + std::to_string(lanes) + "\nset ylabel '" +
+                  (hol ? "client (9: hog)" : "client") + "'\nplot '" + data +
+                  "' using 2:($4 == 0 ? $3 : 1/0) with points pt 5 ps 0.35 lc 1, '' using 1:($4 == 1 ? $3 : 1/0):($2-$1):(0) "
+                  "with vectors nohead lw 4 lc 7, '' using 2:($4 == 1 ? $3 : 1/0) with points pt 5 ps 0.6 lc rgb 'black'\n";
+    }
+    plot(dir, "timeline", script + "unset multiplot\n");
+}
+
+// latency.svg: the CO-corrected p99 and p50 against the offered rate, one pair of lines per model.
+void plot_latency(const std::string& dir, const std::vector<const Measured*>& runs) {
+    std::vector<std::string> servers;
+    for (const Measured* m : runs) {
+        if (std::find(servers.begin(), servers.end(), m->server.label) == servers.end()) servers.push_back(m->server.label);
+    }
+    std::ofstream out(dir + "/latency.dat");
+    for (const auto& s : servers) {
+        out << "# " << s << "\n";
+        for (const Measured* m : runs) {
+            if (m->server.label != s) continue;
+            const auto& r = m->result;
+            out << r.config.rate << " " << static_cast<double>(r.main.latency.percentile(99)) / 1e3 << " "
+                << static_cast<double>(r.main.latency.percentile(50)) / 1e3 << "\n";
+        }
+        out << "\n\n";
+    }
+    out.close();
+    std::string plots;
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        std::string idx = "'" + dir + "/latency.dat' index " + std::to_string(i), lc = " lc " + std::to_string(i + 1);
+        plots += (i ? ", " : "") + idx + " using 1:2 with linespoints pt 7 lw 2" + lc + " title '" + servers[i] + " p99', " +
+                 idx + " using 1:3 with linespoints pt 6 lw 1 dt 2" + lc + " title '" + servers[i] + " p50'";
+    }
+    plot(dir, "latency",
+         "set title 'Latency against offered load, fib(" + std::to_string(kSweepN) +
+             "), open loop (corrected for coordinated omission)'\nset xlabel 'offered requests/s'\n"
+             "set ylabel 'latency (µs, log scale)'\nset logscale y\nset key inside top left\nplot " + plots + "\n");
+}
+
 }  // namespace
 
 int run_compare(const CompareConfig& cfg) {
@@ -195,6 +264,22 @@ int run_compare(const CompareConfig& cfg) {
         l.flood_n = 20;
         plan.push_back({*s, {"fairness", "8 + flood", l}});
     }
+    // Who is served when (timeline.svg): the same 8 clients on each model, every reply traced; then
+    // the loop beside a fib(35) hog, without and with workers.
+    for (const auto* s : {&blocking, &loop, &threads}) {
+        LoadConfig l = base(8);
+        l.duration_s = cfg.quick ? 0.1 : 0.3;
+        l.trace = 100'000;
+        plan.push_back({*s, {"timeline", "8", l}});
+    }
+    for (const auto* s : {&loop, &loop_workers}) {
+        LoadConfig l = base(8);
+        l.duration_s = cfg.quick ? 0.15 : 0.3;
+        l.hog = 1;
+        l.hog_n = 35;
+        l.trace = 100'000;
+        plan.push_back({*s, {"timeline", "8 + hog", l}});
+    }
     std::vector<int> idle_counts = cfg.quick ? std::vector<int>{0, 500} : std::vector<int>{0, 1000, 5000};
     for (const auto& s : idle_servers) {
         for (int idle : idle_counts) {
@@ -224,6 +309,27 @@ int run_compare(const CompareConfig& cfg) {
             std::string last = said.substr(said.rfind('\n', said.size() - 2) + 1);
             std::printf("note: %s cannot run here; its rows are left out: %s", server.label.c_str(), last.c_str());
             cannot_start.push_back(server.label);
+        }
+    }
+    // Latency against offered load (latency.svg): each model's closed-loop capacity on fib(25)
+    // first, then the open loop from 10% to 120% of it. Past the capacity the queue grows for as
+    // long as the run lasts: the knee of the hockey stick.
+    const std::vector<double> fractions =
+        cfg.quick ? std::vector<double>{0.25, 0.75, 1.1} : std::vector<double>{0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2};
+    for (const auto* s : {&loop, &threads}) {
+        if (!exists(s->exe)) continue;
+        LoadConfig closed = base(8);
+        closed.fib_n = kSweepN;
+        closed.duration_s = cfg.quick ? 0.25 : 1.0;
+        std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", "capacity");
+        double capacity = measure(cfg, *s, closed).replies_per_s();
+        for (double f : fractions) {
+            LoadConfig open = closed;
+            open.rate = f * capacity;
+            char setting[16];
+            std::snprintf(setting, sizeof setting, "%.0f%%", 100 * f);
+            std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", setting);
+            all.push_back({*s, {"latency", setting, open}, measure(cfg, *s, open)});
         }
     }
     std::fprintf(stderr, "%60s\r", "");
@@ -284,6 +390,13 @@ int run_compare(const CompareConfig& cfg) {
                                                     p(r.main.latency, 99)};
                 });
     if (exists("fib-blocking")) std::printf("(blocking is left out of 5: it serves one connection at a time)\n");
+    print_table("6. Latency against offered load: 8 clients on fib(" + std::to_string(kSweepN) +
+                    "), open loop, as a share of the closed-loop capacity",
+                {"offered/s", "replies/s", "p50", "p99", "late sends"}, pick("latency"), [&](const Measured& m) {
+                    const auto& r = m.result;
+                    return std::vector<std::string>{format_count(r.config.rate), format_count(r.replies_per_s()),
+                                                    p(r.main.latency, 50), p(r.main.latency, 99), format_count(double(r.late))};
+                });
 
     std::uint64_t errors = 0;
     bool saturated = false;
@@ -311,7 +424,7 @@ int run_compare(const CompareConfig& cfg) {
     auto ran = [&](const ServerKind& s) {
         return exists(s.exe) && std::find(cannot_start.begin(), cannot_start.end(), s.label) == cannot_start.end();
     };
-    for (const auto* s : {&blocking, &loop, &loop_uring, &threads}) {
+    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &threads}) {
         if (ran(*s)) client_servers.push_back(s->label);
     }
     for (const auto& s : idle_servers) {
@@ -376,7 +489,9 @@ int run_compare(const CompareConfig& cfg) {
                              lines_with_points(dir + "/idle.dat", idle_labels, "2") + ", '" + dir +
                              "/idle.dat' using 1:2:4 with labels offset 0,1.2 font ',9' notitle\n";
         plot(dir, "idle", script);
-        std::printf("wrote %s/clients.svg, pipelined.svg, hol.svg, idle.svg\n", cfg.out.c_str());
+        plot_timeline(dir, pick("timeline"), cfg.quick);
+        plot_latency(dir, pick("latency"));
+        std::printf("wrote %s/clients.svg, pipelined.svg, hol.svg, idle.svg, timeline.svg, latency.svg\n", cfg.out.c_str());
     } else {
         std::vector<std::pair<std::string, double>> bars;
         for (const auto* m : pick("clients")) bars.push_back({m->server.label + " " + m->setting.setting, m->result.replies_per_s()});
