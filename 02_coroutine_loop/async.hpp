@@ -98,7 +98,7 @@ public:
     }
     static void give(void* frame, std::size_t size) noexcept {
         Node** free = head(size);
-        if (free == nullptr) return ::operator delete(frame, size);
+        if (free == nullptr) return ::operator delete(frame);
         *free = new (frame) Node{*free};
     }
 
