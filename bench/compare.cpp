@@ -215,7 +215,7 @@ void plot_latency(const std::string& dir, const std::vector<const Measured*>& ru
     plot(dir, "latency",
          "set title 'Latency against offered load, fib(" + std::to_string(kSweepN) +
              "), open loop (corrected for coordinated omission)'\nset xlabel 'offered requests/s'\n"
-             "set ylabel 'latency (µs, log scale)'\nset logscale y\nset format y '%g'\nset key inside top left\nplot " +
+             "set ylabel 'latency (µs, log scale)'\nset logscale y\nset format y '%.0f'\nset key inside top left\nplot " +
              plots + "\n");
 }
 
@@ -323,11 +323,13 @@ int run_compare(const CompareConfig& cfg) {
         if (!exists(s->exe)) continue;
         LoadConfig closed = base(8);
         closed.fib_n = kSweepN;
-        closed.duration_s = cfg.quick ? 0.25 : 1.0;
+        closed.mixed = true;  // the open loop mixes n and n - 1: so must the run that sets its scale
+        closed.duration_s = cfg.quick ? 0.25 : 2.0;
         std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", "capacity");
         double capacity = measure(cfg, *s, closed).replies_per_s();
         for (double f : fractions) {
             LoadConfig open = closed;
+            open.duration_s = cfg.quick ? 0.25 : 1.0;
             open.rate = f * capacity;
             char setting[16];
             std::snprintf(setting, sizeof setting, "%.0f%%", 100 * f);

@@ -36,7 +36,7 @@ LoadResult run_load(const LoadConfig& cfg) {
     const int requested = cfg.clients + cfg.hog + cfg.idle + cfg.flood;
 
     // Requests and expected replies are prepared once.
-    const Ask main_ask = ask_for(cfg.fib_n, cfg.pipeline > 1 || cfg.rate > 0);
+    const Ask main_ask = ask_for(cfg.fib_n, cfg.pipeline > 1 || cfg.rate > 0 || cfg.mixed);
     const Ask hog_ask = ask_for(cfg.hog_n, false), flood_ask = ask_for(cfg.flood_n, false), idle_ask{};
 
     int threads = std::max(1, std::min(cfg.threads, std::max(1, requested)));

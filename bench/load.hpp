@@ -26,6 +26,7 @@ struct LoadConfig {
     unsigned flood_n = 20;
     double rate = 0;            // > 0: open loop, requests/s over all clients on a fixed schedule
     int pipeline = 1;           // requests in flight per connection (closed loop); refilled in batches
+    bool mixed = false;         // mix n and its neighbour even in a plain closed loop (as the open loop does)
     double timeout_s = 10;      // per reply, and per connect
     int threads = 1;
     pid_t server_pid = 0;       // > 0: read its CPU time and memory from /proc
