@@ -56,7 +56,7 @@ void Loop::run() {
     }
 }
 
-// recv_wait[fd] = task, once the poller has taken the watch. One it refuses (no room in the
+// recv_wait[fd] = task (or send_wait), once the poller has taken the watch. One it refuses (no room in the
 // kernel) ends that task alone: its frame is freed here, closing its socket.
 void Loop::park(std::unordered_map<int, Task>& table, int fd, Why why, Task task) {
     try {

@@ -49,7 +49,6 @@ public:
     void stop();            // run() returns after the task that called it
     void wake(int what);    // the future a task waits on for `what` is done: make it ready
     std::string add(int fd) { return poller_->add(fd); }  // a new client: "" or why it cannot be watched
-    const char* backend() const { return poller_->name(); }
 
 private:
     void wait_for_io(bool block);

@@ -305,11 +305,15 @@ void Worker::loop() {
     for (;;) {
         std::int64_t now = now_ns();
         std::int64_t end = tl_.window_end.load(std::memory_order_relaxed);
-        if (!draining_ && (now >= end || tl_.stop.load(std::memory_order_relaxed))) start_draining(now);
+        // The run is over once the main thread has read the server's CPU (it sets `stop` then):
+        // closing connections before that would bill their closing to the window.
+        if (!draining_ && tl_.stop.load(std::memory_order_relaxed)) start_draining(now);
         if (draining_) {
             bool waiting = std::any_of(conns_.begin(), conns_.end(), [](auto& c) { return c->open(); });
             if (!waiting || now >= drain_end_) break;
             end = drain_end_;
+        } else if (now >= end) {
+            end = now + 1'000'000;  // the window is over: look again in 1 ms
         }
         std::int64_t wake = std::min(end, next_check);
         if (interval > 0 && !draining_) {
