@@ -3,7 +3,7 @@
 // cannot do (Python needed `yield from` for it). The loop does not change: it still runs Tasks
 // (task.hpp) and parks them by why and on what they wait.
 //
-//   Python (the talk, with yield from)                 C++ (this file)
+//   Python (generators with yield from, PEP 380)      C++ (this file)
 //   ---------------------------------------------      ---------------------------------------------
 //   yield 'recv', sock                                 co_await Suspend{recv(fd)}
 //   data = yield from client.recv(100)                 ssize_t n = co_await recv(client, buf)
