@@ -29,7 +29,7 @@ void fib_handler(const Fd& client, const ServerOptions& opts) {
             out += protocol::kLineTooLong;
             open = false;
         }
-        if (!send_all(client.get(), out)) break;  // reset or broken pipe
+        if (!blocking_send_all(client.get(), out)) break;  // reset or broken pipe
         out.clear();
     }
     ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close

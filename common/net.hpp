@@ -66,7 +66,7 @@ void set_nodelay(int fd);
 
 // Sends every byte on a blocking socket, across partial sends and EINTR. MSG_NOSIGNAL: a closed
 // peer gives false (EPIPE), never SIGPIPE.
-bool send_all(int fd, std::string_view data);
+bool blocking_send_all(int fd, std::string_view data);
 
 // Makes SIGPIPE harmless for the whole process: a peer that went away is an error code, not death.
 void ignore_sigpipe();

@@ -57,7 +57,7 @@ Finished run_to_end(const std::string& exe, const std::vector<std::string>& args
 Client::Client(std::uint16_t port) : fd_(connect_to("127.0.0.1", port)) {}
 
 void Client::send(std::string_view bytes) {
-    if (!send_all(fd_.get(), bytes)) throw std::runtime_error("send failed");
+    if (!blocking_send_all(fd_.get(), bytes)) throw std::runtime_error("send failed");
 }
 
 bool Client::fill(std::chrono::steady_clock::time_point deadline) {

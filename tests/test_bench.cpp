@@ -145,7 +145,7 @@ bench::LoadConfig quick_load(std::uint16_t port, int clients, double seconds) {
 TEST(BenchLoad, MeasuresA20msDelay) {
     FakeServer server([](int fd, std::string_view, std::uint64_t, int) {
         std::this_thread::sleep_for(20ms);
-        return send_all(fd, "55\n");
+        return blocking_send_all(fd, "55\n");
     });
     auto r = bench::run_load(quick_load(server.port(), 2, 1.0));
     ASSERT_GT(r.main.replies, 20u);
@@ -156,7 +156,7 @@ TEST(BenchLoad, MeasuresA20msDelay) {
 }
 
 TEST(BenchLoad, CountsExactlyEveryWrongReply) {
-    FakeServer server([](int fd, std::string_view, std::uint64_t n, int) { return send_all(fd, n % 10 == 0 ? "56\n" : "55\n"); });
+    FakeServer server([](int fd, std::string_view, std::uint64_t n, int) { return blocking_send_all(fd, n % 10 == 0 ? "56\n" : "55\n"); });
     bench::LoadConfig cfg = quick_load(server.port(), 1, 0);
     cfg.warmup_s = 0;
     cfg.requests = 1000;  // correct replies to wait for: exactly 1000/9 wrong ones come with them
@@ -175,7 +175,7 @@ TEST(BenchLoad, CountsResetsAndCompletes) {
             ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
             return false;  // closing now sends a reset
         }
-        return send_all(fd, "55\n");
+        return blocking_send_all(fd, "55\n");
     });
     auto r = bench::run_load(quick_load(server.port(), 4, 0.3));
     EXPECT_EQ(r.errors.reset, 2u);
@@ -186,7 +186,7 @@ TEST(BenchLoad, CountsResetsAndCompletes) {
 
 TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
     FakeServer server([](int fd, std::string_view, std::uint64_t, int) {
-        send_all(fd, "55\n");
+        blocking_send_all(fd, "55\n");
         return false;  // one reply, then the server closes the connection
     });
     bench::LoadConfig cfg = quick_load(server.port(), 3, 0);
@@ -204,7 +204,7 @@ TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
 FakeServer::Answer answers_correctly_but(std::uint64_t skip) {
     return [skip](int fd, std::string_view line, std::uint64_t count, int) {
         if (count == skip) return true;
-        return send_all(fd, expected_reply(static_cast<unsigned>(std::stoul(std::string(line)))) + "\n");
+        return blocking_send_all(fd, expected_reply(static_cast<unsigned>(std::stoul(std::string(line)))) + "\n");
     };
 }
 
@@ -257,7 +257,7 @@ FakeServer::Answer misbehaving(Misbehaviour m) {
                 if (i == 6) reply += seen->held[conn];
                 break;
         }
-        return send_all(fd, reply);
+        return blocking_send_all(fd, reply);
     };
 }
 

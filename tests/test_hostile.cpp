@@ -64,7 +64,7 @@ TEST_P(EveryServer, AMegabyteLineWithoutNewlineIsRefusedWithoutBuffering) {
     std::thread writer([fd = c.fd()] {
         std::string chunk(64 * 1024, '7');
         for (int i = 0; i < 16; ++i) {  // 1 MiB; the server closes early, so sends may fail
-            if (!send_all(fd, chunk)) break;
+            if (!blocking_send_all(fd, chunk)) break;
         }
     });
     EXPECT_EQ(c.read_line(10s), "error: line too long");

@@ -44,7 +44,7 @@ TEST(SendAll, SurvivesPartialSendsAndEintr) {
     ::sigaction(SIGALRM, &sa, &old);
     itimerval every_ms{{0, 1000}, {0, 1000}}, off{};
     ::setitimer(ITIMER_REAL, &every_ms, nullptr);
-    bool ok = fibs::send_all(writer.get(), data);
+    bool ok = fibs::blocking_send_all(writer.get(), data);
     ::setitimer(ITIMER_REAL, &off, nullptr);
     ::sigaction(SIGALRM, &old, nullptr);
 
@@ -60,7 +60,7 @@ TEST(SendAll, ReportsAClosedPeerWithoutSigpipe) {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     fibs::Fd writer(sv[0]);
     ::close(sv[1]);
-    EXPECT_FALSE(fibs::send_all(writer.get(), "55\n"));  // would die of SIGPIPE without MSG_NOSIGNAL
+    EXPECT_FALSE(fibs::blocking_send_all(writer.get(), "55\n"));  // would die of SIGPIPE without MSG_NOSIGNAL
 }
 
 TEST(Fd, ClosesOnceAndMoves) {
