@@ -8,7 +8,7 @@ Task drive(Async<> handler, int what) {
     for (;;) {
         stack.top.resume();  // the innermost coroutine runs until it waits, or the handler ends
         if (handler.h_.done()) break;
-        co_yield stack.wait;
+        stack.sent = co_yield stack.wait;
     }
     handler.await_resume();  // rethrows what the handler threw: the loop logs it
 }

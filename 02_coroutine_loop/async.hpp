@@ -6,10 +6,10 @@
 //   Python (generators with yield from, PEP 380)      C++ (this file)
 //   ---------------------------------------------      ---------------------------------------------
 //   yield 'recv', sock                                 co_await Suspend{recv(fd)}
-//   data = yield from client.recv(100)                 ssize_t n = co_await recv(client, buf)
-//   yield from client.sendall(data)                    co_await send_all(client, out)  (an Async)
-//   def sendall(...): ... yield 'send', sock ...       Async<bool> send_all(...) { ... co_await writable(client) ... }
-//   yield 'future', pool.submit(fib, n)                std::uint64_t v = co_await on_worker(workers, n)
+//   data = yield from client.recv(100)                 ssize_t n = co_await async_recv(client, buf)
+//   yield from client.sendall(data)                    co_await async_send_all(client, out)  (an Async)
+//   def sendall(...): ... yield 'send', sock ...       Async<bool> async_send_all(...) { ... co_await writable(client) ... }
+//   v = yield 'future', pool.submit(fib, n)            std::uint64_t v = co_await on_worker(workers, loop, n)
 //   the loop's next(task)                              drive(): a Task that resumes the innermost coroutine
 //
 // An awaiter has three functions, called by the compiler at each co_await:
@@ -29,6 +29,7 @@
 #include <span>
 #include <utility>
 
+#include "frames.hpp"
 #include "loop.hpp"
 #include "net.hpp"
 #include "workers.hpp"
@@ -40,6 +41,7 @@ struct Stack {
     int what;                     // the client's socket: the loop's name for this handler
     std::coroutine_handle<> top;  // the innermost coroutine: the one that waits, and runs next
     Wait wait{};                  // why and on what it waits
+    std::uint64_t sent = 0;       // what the loop sent back when the wait was over (a worker's result)
 };
 
 // A wait for the loop: note it where the driving Task finds it, and suspend (back to drive()).
@@ -50,13 +52,13 @@ struct Suspend {
     void await_resume() const noexcept {}
 };
 
-// ssize_t n = co_await recv(client, buf): waits until readable, then reads (as Step 3, the task
-// does the I/O itself after the wait; it never blocks).
+// ssize_t n = co_await async_recv(client, buf): waits until readable, then reads (as Step 3, the
+// task does the I/O itself after the wait; it never blocks).
 struct Recv : Suspend {
     std::span<char> buf;
     ssize_t await_resume() const noexcept { return ::recv(wait.what, buf.data(), buf.size(), 0); }
 };
-inline Recv recv(const Fd& client, std::span<char> buf) { return {{recv(client.get())}, buf}; }
+inline Recv async_recv(const Fd& client, std::span<char> buf) { return {{recv(client.get())}, buf}; }
 inline Suspend writable(const Fd& client) { return {send(client.get())}; }
 
 // co_await turn: nothing if the turn goes on; else to the back of `tasks` (Why::again) first.
@@ -70,51 +72,21 @@ struct TurnOver {
 };
 inline TurnOver operator co_await(Turn& turn) noexcept { return {turn}; }
 
-// std::uint64_t value = co_await on_worker(workers, n): fib(n) on a worker thread, the loop
-// serving others meanwhile. The worker writes into `value`, which lives in the waiting frame.
+// std::uint64_t value = co_await on_worker(workers, loop, n): fib(n) on a worker thread, the loop
+// serving others meanwhile. The loop sends the value back to the Task at the bottom of the Stack.
 struct OnWorker {
     Workers& workers;
+    Loop& loop;
     unsigned n;
-    std::uint64_t value = 0;
+    Stack* stack = nullptr;
     bool await_ready() const noexcept { return false; }
     template <class P> void await_suspend(std::coroutine_handle<P> me) {
-        Stack& s = *me.promise().stack;
-        workers.submit(s.what, n, &value);
-        s.wait = future(s.what);
+        stack = me.promise().stack;
+        stack->wait = future(workers.submit(n, loop));
     }
-    std::uint64_t await_resume() const noexcept { return value; }
+    std::uint64_t await_resume() const noexcept { return stack->sent; }
 };
-inline OnWorker on_worker(Workers& workers, unsigned n) { return {workers, n}; }
-
-// Coroutine frames, recycled. A request awaits two small coroutines (answer and send_all): fresh
-// heap frames for them cost more than the rest of the request's own work (malloc, free). Freed
-// frames wait in one list per frame size, for this thread; a program has a handful of sizes.
-class Frames {
-public:
-    static void* take(std::size_t size) {
-        Node** free = head(size);
-        if (free == nullptr || *free == nullptr) return ::operator new(size);
-        return std::exchange(*free, (*free)->next);
-    }
-    static void give(void* frame, std::size_t size) noexcept {
-        Node** free = head(size);
-        if (free == nullptr) return ::operator delete(frame);
-        *free = new (frame) Node{*free};
-    }
-
-private:
-    struct Node {
-        Node* next;
-    };
-    static Node** head(std::size_t size) noexcept {
-        thread_local std::array<std::pair<std::size_t, Node*>, 8> heads{};  // (size, list); 0: unused
-        for (auto& [s, list] : heads) {
-            if (s == 0) s = size;
-            if (s == size) return &list;
-        }
-        return nullptr;  // more sizes than that: plain new and delete
-    }
-};
+inline OnWorker on_worker(Workers& workers, Loop& loop, unsigned n) { return {workers, loop, n}; }
 
 // The value an Async returns (nothing, for Async<void>).
 template <class T> struct Returns {
@@ -127,7 +99,7 @@ template <> struct Returns<void> {
     void get() noexcept {}
 };
 
-// A coroutine that another one awaits: `co_await send_all(client, out)`. It starts when awaited,
+// A coroutine that another one awaits: `co_await async_send_all(client, out)`. It starts when awaited,
 // runs on top of its caller's Stack, and resumes the caller when it returns.
 template <class T = void>
 class [[nodiscard]] Async {

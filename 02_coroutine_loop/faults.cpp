@@ -1,6 +1,8 @@
 #include "faults.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -20,9 +22,18 @@ Faults Faults::parse(const char* spec) {
         rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
         std::size_t eq = item.find('=');
         std::string key = item.substr(0, eq);
+        std::string text = eq == std::string::npos ? "" : item.substr(eq + 1);
+        if (key == "refuse-own") {
+            if (text != "listener" && text != "eventfd" && text != "pipe" && text != "timerfd") {
+                throw std::invalid_argument("FIBS_FAULTS: refuse-own is listener, eventfd, pipe or timerfd, not \"" +
+                                            text + "\"");
+            }
+            f.refuse_own = text;
+            continue;
+        }
         int value = 0;
         try {
-            value = eq == std::string::npos ? -1 : std::stoi(item.substr(eq + 1));
+            value = eq == std::string::npos ? -1 : std::stoi(text);
         } catch (const std::exception&) {
             value = -1;
         }
@@ -53,6 +64,9 @@ public:
         if (f_.refuse_watch > 0 && clients_.contains(fd) && ++watches_ % f_.refuse_watch == 0) {
             throw Refused(std::string(name()) + " refused a watch: no room in the kernel (FIBS_FAULTS)");
         }
+        if (!f_.refuse_own.empty() && !clients_.contains(fd) && kind(fd) == f_.refuse_own) {
+            throw Refused(std::string(name()) + " refused a watch of the " + f_.refuse_own + ": no room in the kernel (FIBS_FAULTS)");
+        }
         real_->watch(fd, why);
     }
     void unwatch(int fd) override { real_->unwatch(fd); }
@@ -65,6 +79,22 @@ public:
     const char* name() const override { return real_->name(); }
 
 private:
+    // The kernel's name for a descriptor: /proc/self/fd says "anon_inode:[eventfd]", "pipe:[...]",
+    // "socket:[...]"; a socket that accepts connections is the listener.
+    static std::string kind(int fd) {
+        char link[64] = {};
+        std::string path = "/proc/self/fd/" + std::to_string(fd);
+        ssize_t n = ::readlink(path.c_str(), link, sizeof link - 1);
+        std::string target(link, n > 0 ? static_cast<std::size_t>(n) : 0);
+        for (const char* k : {"eventfd", "timerfd", "pipe"}) {
+            if (target.find(k) != std::string::npos) return k;
+        }
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) return "listener";
+        return target;
+    }
+
     std::unique_ptr<Poller> real_;
     Faults f_;
     std::unordered_set<int> clients_;  // descriptors that came through add(): the clients'
@@ -74,7 +104,7 @@ private:
 }  // namespace
 
 std::unique_ptr<Poller> with_faults(std::unique_ptr<Poller> poller, const Faults& f) {
-    if (f.add_limit < 0 && f.refuse_watch == 0 && f.wait_error == 0) return poller;
+    if (f.add_limit < 0 && f.refuse_watch == 0 && f.wait_error == 0 && f.refuse_own.empty()) return poller;
     return std::make_unique<FaultyPoller>(std::move(poller), f);
 }
 

@@ -1,13 +1,17 @@
-// A test seam: refusals that are hard to cause for real, on demand. The tests start fib-loop with
+// fib-loop's failpoint: refusals that are hard to cause for real, on demand, for the tests. They
+// start fib-loop with
 //
-//     FIBS_FAULTS="add-limit=3,refuse-watch=5,wait-error=20,hold-descriptors-ms=300"
+//     FIBS_FAULTS="add-limit=3,refuse-watch=5,wait-error=20,hold-descriptors-ms=300,refuse-own=listener"
 //
-// (any subset), and check that each refusal costs one client, never the server. Without the
-// variable nothing here runs. Tuning the kernel instead (fs.epoll.max_user_watches, a tiny ring)
-// would need root and would change the whole machine.
+// (any subset), and check that each refusal costs one client, never the server, and that a
+// refusal the server cannot live with ends it with one `error:` line and exit code 1. Without the
+// variable nothing here runs; the lesson's files never include this one (setup.cpp does). Tuning
+// the kernel instead (fs.epoll.max_user_watches, a tiny ring) would need root and would change
+// the whole machine.
 #pragma once
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,6 +28,11 @@ struct Faults {
     int wait_error = 0;    // wait-error=N: the Nth wait fails with EBADF, a wait nobody can retry
     std::chrono::milliseconds hold{0};  // hold-descriptors-ms=T: take every free descriptor at
                                         //   start-up, and give them back T ms later
+    std::string refuse_own;  // refuse-own=KIND: every watch of the server's own descriptor of that
+                             //   kind throws Refused, as a full io_uring would. KIND is the kernel's
+                             //   name for it: listener (the accept task), eventfd (the mailbox:
+                             //   future_monitor), pipe (the stop watcher), timerfd (the accept
+                             //   task's pause)
 
     // Parses FIBS_FAULTS ("" or nullptr: no faults). Throws std::invalid_argument on a bad item.
     static Faults parse(const char* spec);

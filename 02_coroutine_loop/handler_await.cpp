@@ -20,14 +20,14 @@ Async<> answer(std::string& out, std::string_view line, Turn& turn, Context& ctx
     co_await turn;  // a few requests per turn, then the others
     protocol::Request req = protocol::parse_request(line, ctx.opts.max_n);
     if (req.ok() && ctx.workers.takes(req.n)) {
-        protocol::append_value(out, co_await on_worker(ctx.workers, req.n));  // the talk's fix
+        protocol::append_value(out, co_await on_worker(ctx.workers, ctx.loop, req.n));  // the talk's fix
     } else {
         protocol::append_reply(out, req);  // fib(n) right here: everyone waits for it
     }
 }
 
 // Everything in `out` goes out, waiting wherever a send would block. False: reset or broken pipe.
-Async<bool> send_all(const Fd& client, std::string_view out) {
+Async<bool> async_send_all(const Fd& client, std::string_view out) {
     for (std::size_t sent = 0; sent < out.size();) {
         ssize_t s = ::send(client.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
         if (s >= 0) {
@@ -41,14 +41,13 @@ Async<bool> send_all(const Fd& client, std::string_view out) {
     co_return true;
 }
 
-Async<> fib_handler(Fd client, Context& ctx) {
-    Leave leave{ctx.clients};
+Async<> fib_handler(Fd client, [[maybe_unused]] Seat seat, Context& ctx) {
     protocol::LineFramer framer;
     std::string out;
     std::array<char, 4096>& buf = ctx.buf;  // read and framed before the next wait: one for all
     bool open = true;
     while (open) {
-        ssize_t n = co_await recv(client, buf);  // waits until the client sends, then reads
+        ssize_t n = co_await async_recv(client, buf);  // waits until the client sends, then reads
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // not readable after all
         if (n < 0) break;  // reset by the client: nobody to answer
         framer.feed({buf.data(), static_cast<std::size_t>(n)});
@@ -61,7 +60,7 @@ Async<> fib_handler(Fd client, Context& ctx) {
             out += protocol::kLineTooLong;
             open = false;
         }
-        if (!co_await send_all(client, out)) break;  // reset or broken pipe
+        if (!co_await async_send_all(client, out)) break;  // reset or broken pipe
         out.clear();
     }
     ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
@@ -70,9 +69,11 @@ Async<> fib_handler(Fd client, Context& ctx) {
 
 }  // namespace
 
-Task await_handler(Fd client, Context& ctx) {
+// The handler's frame (and its seat) is owned by drive()'s frame from the start: freed with the
+// Task, however it ends, even before it ran.
+Task await_handler(Fd client, Seat seat, Context& ctx) {
     int what = client.get();
-    return drive(fib_handler(std::move(client), ctx), what);
+    return drive(fib_handler(std::move(client), std::move(seat), ctx), what);
 }
 
 }  // namespace fibs::loop

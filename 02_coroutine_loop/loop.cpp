@@ -11,11 +11,17 @@ Loop::Loop(std::unique_ptr<Poller> poller) : poller_(std::move(poller)) {}
 
 void Loop::spawn(Task task) { tasks.push_back(std::move(task)); }
 
+void Loop::spawn_vital(const char* name, Task task) {
+    task.make_vital(name);
+    spawn(std::move(task));
+}
+
 void Loop::stop() { stopping_ = true; }
 
-void Loop::wake(int what) {
-    auto it = future_wait.find(what);
-    if (it == future_wait.end()) return;
+void Loop::wake(int job, std::uint64_t value) {
+    auto it = future_wait.find(job);
+    if (it == future_wait.end()) return;  // its task has gone: nobody to tell
+    it->second.send(value);
     tasks.push_back(std::move(it->second));
     future_wait.erase(it);
 }
@@ -32,19 +38,19 @@ void Loop::run() {
         try {
             wait = task.next();
         } catch (const std::exception& e) {
-            std::printf("task failed: %s\n", e.what());  // only this task ends; its frame is freed
+            failed(task, e.what());  // only this task ends (unless the server needs it); its frame is freed
             continue;
         }
         if (!wait) continue;  // the task has finished (StopIteration)
         switch (wait->why) {
             case Why::recv:
-                park(recv_wait, wait->what, Why::recv, std::move(task));
+                park(recv_wait, *wait, task);
                 break;
             case Why::send:
-                park(send_wait, wait->what, Why::send, std::move(task));
+                park(send_wait, *wait, task);
                 break;
             case Why::future:
-                future_wait.emplace(wait->what, std::move(task));
+                park(future_wait, *wait, task);
                 break;
             case Why::again:
                 // Its turn is over: to the back of `tasks`. A quick look at the sockets first (no
@@ -56,16 +62,27 @@ void Loop::run() {
     }
 }
 
-// recv_wait[fd] = task (or send_wait), once the poller has taken the watch. One it refuses (no room in the
-// kernel) ends that task alone: its frame is freed here, closing its socket.
-void Loop::park(std::unordered_map<int, Task>& table, int fd, Why why, Task task) {
+// recv_wait[fd] = task (or send_wait, or future_wait[job]), and the poller watches the fd. A watch
+// it refuses (no room in the kernel) ends a client's task alone: its frame is freed here, closing
+// its socket. A task the server needs is never dropped so: the server ends instead.
+void Loop::park(std::unordered_map<int, Task>& table, Wait wait, Task& task) {
+    auto [it, added] = table.try_emplace(wait.what, std::move(task));  // moves the task only if added
+    if (!added) return failed(task, "a second task waits on " + std::to_string(wait.what));
+    if (wait.why == Why::future) return;
     try {
-        poller_->watch(fd, why);
+        poller_->watch(wait.what, wait.why);
     } catch (const Refused& e) {
+        Task refused = std::move(it->second);
+        table.erase(it);
+        if (refused.vital()) failed(refused, e.what());
         refusals_.note(e.what());
-        return;
     }
-    table.emplace(fd, std::move(task));
+}
+
+// A client's task ends with one line in the log; a task the server needs ends the server.
+void Loop::failed(Task& task, const std::string& why) {
+    if (task.vital()) throw std::runtime_error(std::string(task.vital()) + " cannot go on: " + why);
+    std::printf("task failed: %s\n", why.c_str());
 }
 
 // select's loop body: every fd that is ready moves its task from the wait table to `tasks`.

@@ -2,63 +2,49 @@
 // poller (select, poll, epoll or io_uring) only when no task is ready to run, and takes a quick
 // look without waiting whenever a task's turn is over.
 #pragma once
-#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
+#include "mailbox.hpp"
 #include "poller.hpp"
 #include "server.hpp"
 #include "task.hpp"
+#include "turn.hpp"
 
 namespace fibs::loop {
-
-// A task's turn: at most kRequests requests or kTime of work. A handler asks over() before each
-// request; when it says yes, the handler yields `again`, the others run, and a new turn begins
-// with the next request. (`now` is a parameter so that a test can play the clock.)
-class Turn {
-public:
-    static constexpr int kRequests = 16;
-    static constexpr std::chrono::microseconds kTime{200};
-
-    bool over(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
-        if (!timing_) start_ = now;
-        timing_ = true;
-        if (done_ < kRequests && now - start_ < kTime) {
-            ++done_;
-            return false;
-        }
-        done_ = 1;        // the request that asked is the first of the next turn,
-        timing_ = false;  // whose clock starts when the task runs again
-        return true;
-    }
-
-private:
-    int done_ = 0;
-    bool timing_ = false;
-    std::chrono::steady_clock::time_point start_;
-};
 
 class Loop {
 public:
     explicit Loop(std::unique_ptr<Poller> poller);
 
-    void spawn(Task task);  // tasks.append(task)
-    void run();             // until stop(), or until no task is left
-    void stop();            // run() returns after the task that called it
-    void wake(int what);    // the future a task waits on for `what` is done: make it ready
+    void spawn(Task task);  // tasks.append(task): a client's task, whose failure ends it alone
+    // A task the server cannot do without (the accept task, future_monitor, the stop watcher): if
+    // it fails, or the kernel refuses its wait, run() throws and the server ends with exit 1.
+    void spawn_vital(const char* name, Task task);
+    void run();   // until stop(), or until no task is left
+    void stop();  // run() returns after the task that called it
     std::string add(int fd) { return poller_->add(fd); }  // a new client: "" or why it cannot be watched
+
+    // Any thread: a letter for this loop (Mailbox). Shared, so a sender may outlive the loop.
+    const std::shared_ptr<Mailbox>& mailbox() const { return mailbox_; }
+    // The loop's thread: the job a task waits on is done; that task gets `value` and is ready.
+    // A job whose task has gone (its frame freed meanwhile) is dropped.
+    void wake(int job, std::uint64_t value);
 
 private:
     void wait_for_io(bool block);
-    void park(std::unordered_map<int, Task>& table, int fd, Why why, Task task);
+    void park(std::unordered_map<int, Task>& table, Wait wait, Task& task);
+    void failed(Task& task, const std::string& why);
 
     std::deque<Task> tasks;                    // ready to run
     std::unordered_map<int, Task> recv_wait;   // fd -> task waiting to read it
     std::unordered_map<int, Task> send_wait;   // fd -> task waiting to write it
-    std::unordered_map<int, Task> future_wait; // fd -> task waiting for a worker's result
+    std::unordered_map<int, Task> future_wait; // job -> task waiting for a worker's result
     std::unique_ptr<Poller> poller_;
+    std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
     std::vector<int> ready_;
     bool stopping_ = false;
     RefusalLog refusals_;

@@ -49,11 +49,31 @@ public:
     }
     void unwatch(int) override {}  // the poll's completion was its end
     void wait(std::vector<int>& ready, bool block) override {
+        ready.insert(ready.end(), reaped_.begin(), reaped_.end());  // taken early by next_sqe
+        if (!reaped_.empty()) block = false;
+        reaped_.clear();
         int rc = ::io_uring_submit_and_wait(&ring_, block ? 1 : 0);
         // EBUSY or EAGAIN: too many completions not yet reaped; reaping them below is the cure.
         if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_enter");
         }
+        reap(ready);
+    }
+    const char* name() const override { return "io_uring"; }
+
+private:
+    // The submission ring is full: hand it to the kernel early. If the kernel is busy (EBUSY: its
+    // completions wait to be reaped), reap them, keeping them for the next wait(), and try again.
+    io_uring_sqe* next_sqe() {
+        io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+        for (int attempt = 0; sqe == nullptr && attempt < 2; ++attempt) {
+            if (attempt == 1) reap(reaped_);
+            if (::io_uring_submit(&ring_) >= 0) sqe = ::io_uring_get_sqe(&ring_);
+        }
+        if (sqe == nullptr) throw Refused("io_uring: no room in the submission ring");
+        return sqe;
+    }
+    void reap(std::vector<int>& ready) {
         io_uring_cqe* cqe = nullptr;
         unsigned head = 0, seen = 0;
         io_uring_for_each_cqe(&ring_, head, cqe) {
@@ -62,17 +82,9 @@ public:
         }
         ::io_uring_cq_advance(&ring_, seen);
     }
-    const char* name() const override { return "io_uring"; }
-
-private:
-    io_uring_sqe* next_sqe() {  // the submission ring is full: hand it to the kernel early
-        io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-        if (sqe == nullptr && ::io_uring_submit(&ring_) >= 0) sqe = ::io_uring_get_sqe(&ring_);
-        if (sqe == nullptr) throw Refused("io_uring: no room in the submission ring");
-        return sqe;
-    }
 
     io_uring ring_{};
+    std::vector<int> reaped_;  // completions reaped while the ring was full, not yet reported
 };
 
 }  // namespace

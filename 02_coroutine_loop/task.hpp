@@ -2,11 +2,13 @@
 // and on *what*:
 //
 //     Python:  yield "recv", client          C++:  co_yield recv(client.get());
+//     Python:  value = yield "future", job   C++:  std::uint64_t value = co_yield future(job);
 //
 // The loop resumes it when that wait is over. This is the whole type: a move-only owner of the
 // coroutine handle, like a Python generator object.
 #pragma once
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -18,26 +20,32 @@ enum class Why { recv, send, future, again };
 
 struct Wait {
     Why why;
-    int what;  // recv/send: the socket; future: the socket whose result is being computed
+    int what;  // recv/send/again: the socket; future: the worker's job (Workers::submit)
 };
 
 inline Wait recv(int fd) { return {Why::recv, fd}; }
 inline Wait send(int fd) { return {Why::send, fd}; }
-inline Wait future(int fd) { return {Why::future, fd}; }
+inline Wait future(int job) { return {Why::future, job}; }
 inline Wait again(int fd) { return {Why::again, fd}; }
 
 class Task {
 public:
     struct promise_type {
         Wait wait{};
+        std::uint64_t sent = 0;  // what the next co_yield returns: a worker's result
+        const char* vital = nullptr;  // the name of a task the server cannot do without
         std::exception_ptr error;
 
         Task get_return_object() { return Task(Handle::from_promise(*this)); }
         std::suspend_always initial_suspend() noexcept { return {}; }  // runs when the loop first picks it
         std::suspend_always final_suspend() noexcept { return {}; }    // the Task destroys the frame
-        std::suspend_always yield_value(Wait w) noexcept {
+        auto yield_value(Wait w) noexcept {
             wait = w;
-            return {};
+            struct Sent : std::suspend_always {  // suspends; on resume, co_yield's value is `sent`
+                promise_type& p;
+                std::uint64_t await_resume() const noexcept { return p.sent; }
+            };
+            return Sent{{}, *this};
         }
         void return_void() noexcept {}
         void unhandled_exception() noexcept { error = std::current_exception(); }
@@ -64,6 +72,10 @@ public:
         if (h_.done()) return std::nullopt;
         return h_.promise().wait;
     }
+    // Python's task.send(value), without running it yet: the value its co_yield returns next time.
+    void send(std::uint64_t value) { h_.promise().sent = value; }
+    const char* vital() const { return h_.promise().vital; }  // nullptr: a client's task
+    void make_vital(const char* name) { h_.promise().vital = name; }
 
 private:
     explicit Task(Handle h) : h_(h) {}

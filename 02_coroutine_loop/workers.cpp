@@ -1,22 +1,24 @@
 #include "workers.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <system_error>
+#include <climits>
 
 #include "fib.hpp"
+#include "loop.hpp"
 
 namespace fibs::loop {
 
-Workers::Workers(int threads, unsigned offload_min)
-    : event_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), offload_min_(offload_min) {
-    if (!event_) throw std::system_error(errno, std::generic_category(), "eventfd");
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+Workers::Workers(int threads, unsigned offload_min) : offload_min_(offload_min) {
+    try {
+        for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+    } catch (...) {
+        stop();  // the threads already started
+        throw;
+    }
 }
 
-Workers::~Workers() {
+Workers::~Workers() { stop(); }
+
+void Workers::stop() {
     {
         std::lock_guard lock(mu_);
         stopping_ = true;
@@ -24,14 +26,17 @@ Workers::~Workers() {
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
+    threads_.clear();
 }
 
-void Workers::submit(int what, unsigned n, std::uint64_t* result) {
+int Workers::submit(unsigned n, Loop& loop) {
+    int id = static_cast<int>(next_id_++ & INT_MAX);  // unique among the jobs in flight
     {
         std::lock_guard lock(mu_);
-        jobs_.push_back({what, n, result});
+        jobs_.push_back({id, n, loop.mailbox()});
     }
     cv_.notify_one();
+    return id;
 }
 
 void Workers::work() {
@@ -41,25 +46,12 @@ void Workers::work() {
             std::unique_lock lock(mu_);
             cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
             if (stopping_) return;
-            job = jobs_.front();
+            job = std::move(jobs_.front());
             jobs_.pop_front();
         }
         std::uint64_t value = fib(job.n);  // the slow part, off the loop's thread
-        {
-            std::lock_guard lock(mu_);
-            *job.result = value;
-            done_.push_back(job.what);
-        }
-        std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t n = ::write(event_.get(), &one, sizeof one);  // wakes the loop
+        job.reply_to->post([id = job.id, value](Loop& loop) { loop.wake(id, value); });
     }
-}
-
-std::vector<int> Workers::done() {
-    std::uint64_t count;
-    [[maybe_unused]] ssize_t n = ::read(event_.get(), &count, sizeof count);  // re-arms the eventfd
-    std::lock_guard lock(mu_);
-    return std::exchange(done_, {});
 }
 
 }  // namespace fibs::loop

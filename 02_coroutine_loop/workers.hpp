@@ -1,21 +1,26 @@
 // The talk's fix for CPU-heavy requests: compute fib on a pool of threads while the loop goes on
-// serving everyone else. A finished result makes an eventfd readable (the talk used a
-// socketpair), so the loop learns about it the same way it learns about sockets.
+// serving everyone else. A finished result is posted to the loop's mailbox (mailbox.hpp), so the
+// loop learns about it the same way it learns about sockets, and hands it to the task that waits.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-#include "net.hpp"
+#include "mailbox.hpp"
 
 namespace fibs::loop {
 
+class Loop;
+
 class Workers {
 public:
-    // `threads` may be 0: then the pool takes no request and fib runs in the loop, as in the article.
+    // `threads` may be 0: then the pool takes no request and fib runs in the loop, as in the
+    // article. Throws std::system_error when a thread cannot be started.
     Workers(int threads, unsigned offload_min);
     ~Workers();  // drops queued jobs, waits for the running ones
     Workers(const Workers&) = delete;
@@ -23,27 +28,25 @@ public:
 
     // Should fib(n) run here rather than in the loop? (There are threads, and n is big enough.)
     bool takes(unsigned n) const { return !threads_.empty() && n >= offload_min_; }
-    // Computes fib(n) into *result on a worker; `what` is then reported by done().
-    // *result must stay alive until then (it lives in the waiting task's frame).
-    void submit(int what, unsigned n, std::uint64_t* result);
-    int notify_fd() const { return event_.get(); }
-    // The `what`s whose results are ready (their results are written).
-    std::vector<int> done();
+    // Python's pool.submit(fib, n): computes fib(n) on a worker and posts the value to `loop`, for
+    // the task that waits on the returned job: `co_yield future(job)`. Nothing points into the
+    // task's frame, so a frame freed meanwhile is never written into.
+    int submit(unsigned n, Loop& loop);
 
 private:
     struct Job {
-        int what;
+        int id;
         unsigned n;
-        std::uint64_t* result;
+        std::shared_ptr<Mailbox> reply_to;
     };
     void work();
+    void stop();
 
-    Fd event_;
     unsigned offload_min_;
+    std::atomic<unsigned> next_id_{0};
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job> jobs_;
-    std::vector<int> done_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

@@ -1,4 +1,4 @@
-// A clean stop on Ctrl-C (SIGINT) and SIGTERM for the servers that block in accept() and recv().
+// A clean stop on Ctrl-C (SIGINT) and SIGTERM, and a second one that always ends the process.
 #pragma once
 
 namespace fibs {
@@ -7,10 +7,17 @@ namespace fibs {
 // SA_RESTART: a blocked accept() or recv() then returns -1 with errno EINTR instead of going on
 // waiting, so the caller gets back to its loop and sees stop_requested().
 //
-// One gap is left on purpose: a signal that lands after the check and before the call is noticed
-// only at the next return (closing that gap is what ppoll and signalfd are for; Step 3 uses the
-// latter). So the handler is one-shot: a second Ctrl-C always ends the process.
+// The handler is one-shot (SA_RESETHAND): a second Ctrl-C meets the default action and ends the
+// process at once, whatever it is busy with (exit status 130 for SIGINT, 143 for SIGTERM).
+// One gap is left on purpose in the blocking servers: a signal that lands after the check and
+// before the call is noticed only at the next return; the second Ctrl-C covers it.
 void stop_on_signals();
+
+// The same, for a server that waits on descriptors (Step 3's loop): the handler also writes a
+// byte to a pipe, and this returns the pipe's read end, readable from the first signal on. The
+// loop then learns of the stop as of any socket ("the self-pipe trick"). Throws
+// std::system_error if the pipe cannot be made.
+int stop_on_signals_pipe();
 
 // True once SIGINT or SIGTERM has arrived.
 bool stop_requested();

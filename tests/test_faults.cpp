@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <regex>
+#include <thread>
 
 #include "proc_stats.hpp"
 #include "servers.hpp"
@@ -114,7 +116,94 @@ TEST_P(LoopFaults, SigtermWithAClientWaitingOnItsAnswerExitsZero) {
     server.reset();
 }
 
+// The server's own tasks have a stricter contract than a client's: a refused watch of one of their
+// descriptors ends the server with one `error:` line naming the task, and exit code 1, never a
+// process that lives on half dead. One test per task, by the kernel's name for its descriptor.
+void expect_ends_naming(ServerProcess& server, const std::string& task, const std::string& kind) {
+    EXPECT_EQ(server.wait_exit(10s), 1) << dump(server);
+    auto lines = server.lines();
+    long errors = std::count_if(lines.begin(), lines.end(), [](auto& l) { return l.rfind("error: ", 0) == 0; });
+    EXPECT_EQ(errors, 1) << dump(server);
+    std::string want = "error: " + task + " cannot go on: ";
+    EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](auto& l) {
+        return l.rfind(want, 0) == 0 && l.find("a watch of the " + kind) != std::string::npos;
+    })) << "no line starting \"" << want << "\"" << dump(server);
+}
+
+TEST_P(LoopFaults, ARefusedWatchOfTheListenerEndsTheServerWithExitOne) {
+    start_with("refuse-own=listener");  // the accept task's first wait
+    expect_ends_naming(*server, "fib_server", "listener");
+    server.reset();
+}
+
+TEST_P(LoopFaults, ARefusedWatchOfTheMailboxEndsTheServerWithExitOne) {
+    start_with("refuse-own=eventfd");  // future_monitor's first wait
+    expect_ends_naming(*server, "future_monitor", "eventfd");
+    server.reset();
+}
+
+TEST_P(LoopFaults, ARefusedWatchOfTheStopPipeEndsTheServerWithExitOne) {
+    start_with("refuse-own=pipe");  // stop_watcher's first wait: without it no signal would be heard
+    expect_ends_naming(*server, "stop_watcher", "pipe");
+    server.reset();
+}
+
+TEST_P(LoopFaults, ARefusedWatchOfThePauseTimerEndsTheServerWithExitOne) {
+    start_with("refuse-own=timerfd,hold-descriptors-ms=2000");  // no descriptor: the accept task pauses
+    Client c(server->port());  // makes the listener readable; accepting it fails for want of a descriptor
+    expect_ends_naming(*server, "fib_server", "timerfd");
+    server.reset();
+}
+
+// Ctrl-C twice: the first asks for a clean stop, the second ends the process at once, even while
+// the loop computes a fib(50) (about 20 s) or waits for a worker that does.
+TEST_P(LoopFaults, ASecondSigintEndsTheServerAtOnceEvenDuringALongFib) {
+    server = start(GetParam(), {"--max-n", "60"});
+    Client c(server->port());
+    c.send("1\n");
+    EXPECT_EQ(c.read_line(), "1");
+    c.send("50\n");
+    std::this_thread::sleep_for(200ms);  // the fib has started
+    ::kill(server->pid(), SIGINT);
+    std::this_thread::sleep_for(300ms);
+    auto second = std::chrono::steady_clock::now();
+    ::kill(server->pid(), SIGINT);
+    EXPECT_EQ(server->wait_exit(3s), 128 + SIGINT) << "the second Ctrl-C did not end the server" << dump(*server);
+    EXPECT_LT(std::chrono::steady_clock::now() - second, 2s);
+    server.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(Loop, LoopFaults, testing::ValuesIn(loop_servers()), label_of);
+
+// At any descriptor limit fib-loop either starts, taking at least one client, or says why it
+// cannot in one `error:` line and exits 1; never a `terminate`, never "up to -8 clients".
+TEST(LoopStartUp, AtEveryTinyDescriptorLimitOneClearLineOrAtLeastOneClient) {
+    for (int limit = 6; limit <= 24; ++limit) {  // below 6 the dynamic loader itself fails
+        SCOPED_TRACE("ulimit -n " + std::to_string(limit));
+        Process p("/bin/sh", {"-c", "ulimit -n " + std::to_string(limit) + " && exec " + bin("fib-loop") + " --port 0"});
+        auto listening = p.wait_for_line("Listening on ", 10s);
+        auto lines = p.lines();
+        std::string all;
+        for (auto& l : lines) all += "  | " + l + "\n";
+        EXPECT_EQ(all.find("terminate"), std::string::npos) << all;
+        if (!listening) {
+            EXPECT_EQ(p.wait_exit(5s), 1) << all;
+            ASSERT_EQ(lines.size(), 1u) << all;
+            EXPECT_EQ(lines[0].rfind("error: ", 0), 0u) << all;
+            continue;
+        }
+        std::smatch m;
+        std::string line = lines[*listening];
+        ASSERT_TRUE(std::regex_search(line, m, std::regex(R"(up to ([-0-9,]+) clients?\))"))) << line;
+        EXPECT_GE(std::stoi(m[1]), 1) << line;
+        std::string port = line.substr(line.find(':') + 1);
+        Client c(static_cast<std::uint16_t>(std::stoi(port.substr(0, port.find(' ')))));
+        c.send("20\n");
+        auto reply = c.read_line();
+        EXPECT_TRUE(reply == "6765" || reply == "error: server full") << reply.value_or("(nothing)") << "\n" << all;
+        EXPECT_EQ(p.stop(), 0) << all;
+    }
+}
 
 }  // namespace
 }  // namespace fibs::test

@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "context.hpp"
 #include "faults.hpp"
+#include "frames.hpp"
 #include "loop.hpp"
 #include "net.hpp"
 #include "workers.hpp"
@@ -80,7 +82,7 @@ Task counter(int rounds, std::vector<std::string>& log, Loop& loop) {
         [[maybe_unused]] ssize_t n = ::write(p.b.get(), "x", 1);
         co_yield recv(p.a.get());
         log.push_back("round " + std::to_string(i));
-        if (i == 0) loop.wake(12345);
+        if (i == 0) loop.wake(12345, 0);
     }
 }
 
@@ -175,7 +177,7 @@ Task parks_while_readable(int fd, std::vector<std::string>& log) {
 
 Task wakes_on(int fd, int what, Loop& loop) {
     co_yield recv(fd);
-    loop.wake(what);
+    loop.wake(what, 0);
 }
 
 double thread_cpu_s() {
@@ -326,24 +328,151 @@ TEST(Faults, ParseNamesEachFaultAndRefusesTheUnknown) {
     EXPECT_EQ(Faults::parse(nullptr).add_limit, -1);
     EXPECT_THROW(Faults::parse("fail-everything=1"), std::invalid_argument);
     EXPECT_THROW(Faults::parse("add-limit"), std::invalid_argument);
+    EXPECT_EQ(Faults::parse("refuse-own=listener").refuse_own, "listener");
+    EXPECT_THROW(Faults::parse("refuse-own=socket"), std::invalid_argument);
 }
 
-TEST(Workers, ResultArrivesThroughTheEventfd) {
-    Workers pool(2, 0);
-    std::uint64_t a = 0, b = 0;
-    pool.submit(7, 20, &a);
-    pool.submit(9, 10, &b);
-    std::vector<int> done;
-    for (int i = 0; i < 100 && done.size() < 2; ++i) {  // bounded: 100 x 100 ms
-        pollfd p{pool.notify_fd(), POLLIN, 0};
-        if (::poll(&p, 1, 100) == 1) {
-            for (int w : pool.done()) done.push_back(w);
+// The talk's future_monitor, for `letters` letters: what a worker posts runs on the loop's thread.
+Task monitor(Loop& loop, int letters) {
+    while (letters > 0) {
+        co_yield recv(loop.mailbox()->fd());
+        for (auto& letter : loop.mailbox()->take()) {
+            letter(loop);
+            --letters;
         }
     }
-    std::sort(done.begin(), done.end());
-    EXPECT_EQ(done, (std::vector<int>{7, 9}));
-    EXPECT_EQ(a, 6765u);
-    EXPECT_EQ(b, 55u);
+}
+
+Task asks_a_worker(Workers& workers, Loop& loop, unsigned n, std::vector<std::string>& log) {
+    std::uint64_t value = co_yield future(workers.submit(n, loop));
+    log.push_back("fib(" + std::to_string(n) + ") = " + std::to_string(value));
+}
+
+// Each result goes to the task that waits for it, whatever its socket: the job is the key.
+TEST(Workers, EachResultComesBackToTheTaskThatWaitsForIt) {
+    Workers pool(2, 0);
+    Loop loop(make_poll_poller());
+    std::vector<std::string> log;
+    loop.spawn(asks_a_worker(pool, loop, 20, log));
+    loop.spawn(asks_a_worker(pool, loop, 10, log));
+    loop.spawn(monitor(loop, 2));
+    loop.run();
+    std::sort(log.begin(), log.end());
+    EXPECT_EQ(log, (std::vector<std::string>{"fib(10) = 55", "fib(20) = 6765"}));
+}
+
+// A frame freed while its job runs (here: the loop stops and is destroyed) is never written into;
+// the worker posts into a mailbox that nobody reads any more. Under ASan (the asan preset), a
+// worker that wrote its result through a pointer into the frame is a heap-use-after-free.
+TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
+    std::vector<std::string> log;
+    std::weak_ptr<Mailbox> mailbox;
+    {
+        Workers pool(1, 0);
+        {
+            Loop loop(make_poll_poller());
+            mailbox = loop.mailbox();
+            loop.spawn(asks_a_worker(pool, loop, 32, log));  // a few ms: still running below
+            loop.spawn(stopper(loop, log));
+            loop.run();
+        }  // the loop and the waiting frame are freed; the job runs on
+        EXPECT_FALSE(mailbox.expired()) << "the running job no longer holds the mailbox it will post to";
+    }  // the pool waits for the running job, which posts its result
+    EXPECT_EQ(log, std::vector<std::string>{"stopping"});
+    EXPECT_TRUE(mailbox.expired()) << "the mailbox outlived every sender";
+}
+
+// The server's own tasks (spawn_vital) have a stricter contract than clients': if one fails, or
+// the kernel refuses its wait, run() throws, and fib-loop ends with one `error:` line and exit 1.
+TEST(Loop, AVitalTaskThatThrowsEndsRun) {
+    Loop loop(make_poll_poller());
+    std::vector<std::string> log;
+    loop.spawn_vital("the thrower", thrower(log));
+    loop.spawn(counter(3, log, loop));
+    try {
+        loop.run();
+        ADD_FAILURE() << "run() went on without a task the server needs";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "the thrower cannot go on: boom");
+    }
+}
+
+Task waits_on(int fd, std::vector<std::string>& log) {
+    co_yield recv(fd);
+    log.push_back("never");
+}
+
+TEST(Loop, ARefusedWatchOfAVitalTaskEndsRun) {
+    Faults faults;
+    faults.refuse_own = "pipe";
+    Loop loop(with_faults(make_epoll_poller(), faults));
+    std::vector<std::string> log;
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    Fd r(fds[0]), w(fds[1]);
+    loop.spawn_vital("the pipe's watcher", waits_on(r.get(), log));
+    try {
+        loop.run();
+        ADD_FAILURE() << "run() went on without a task the server needs";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "the pipe's watcher cannot go on: epoll refused a watch of the pipe: no room in the "
+                               "kernel (FIBS_FAULTS)");
+    }
+    EXPECT_TRUE(log.empty());
+}
+
+// Two tasks that wait on one descriptor are a bug in the program: the second is ended with a
+// line that says so, never destroyed silently; the first still runs.
+TEST(Loop, ASecondWaitOnTheSameDescriptorIsAnErrorNotASilentDestroy) {
+    Loop loop(make_poll_poller());
+    std::vector<std::string> log;
+    Pair p;
+    loop.spawn(reads_and_reports(p.a.get(), 1, log));
+    loop.spawn(reads_and_reports(p.a.get(), 2, log));
+    loop.spawn(writer(p.b.get(), log));
+    testing::internal::CaptureStdout();
+    loop.run();
+    std::string out = testing::internal::GetCapturedStdout();
+    EXPECT_EQ(log, (std::vector<std::string>{"writer writes", "1"}));
+    EXPECT_NE(out.find("task failed: a second task waits on " + std::to_string(p.a.get())), std::string::npos) << out;
+}
+
+// A client's seat is a parameter of its handler, so it lives in the frame: given back when the
+// frame is freed, even if the handler never ran (a loop stopped before its turn came).
+TEST(Seats, AHandlerFreedBeforeItRanGivesItsSeatBack) {
+    Options opts;
+    Context ctx(opts, make_poll_poller(), 1, "full");
+    Seats seats(1);
+    {
+        Loop loop(make_poll_poller());
+        Pair p;
+        std::optional<Seat> seat = seats.take();
+        ASSERT_TRUE(seat);
+        EXPECT_FALSE(seats.take()) << "a second seat of one";
+        loop.spawn(await_handler(std::move(p.a), std::move(*seat), ctx));
+        EXPECT_EQ(seats.taken(), 1);
+    }  // the loop frees the frame: the handler never ran
+    EXPECT_EQ(seats.taken(), 0);
+    EXPECT_TRUE(seats.take()) << "the seat was not given back";
+}
+
+// Step 4's frame pool: bounded, and off under AddressSanitizer so a freed frame stays freed.
+TEST(Frames, ThePoolKeepsAtMostKKeptFramesOfASize) {
+    std::vector<void*> taken;
+    for (std::size_t i = 0; i < Frames::kKept + 10; ++i) taken.push_back(Frames::take(200));
+    for (void* f : taken) Frames::give(f, 200);
+    EXPECT_EQ(Frames::kept(200), Frames::kPooled ? Frames::kKept : 0u);
+    void* again = Frames::take(200);
+    EXPECT_EQ(Frames::kept(200), Frames::kPooled ? Frames::kKept - 1 : 0u);
+    Frames::give(again, 200);
+}
+
+TEST(Frames, UnderAddressSanitizerEveryFrameIsPlainNewAndDelete) {
+#ifdef FIBS_ASAN
+    EXPECT_FALSE(Frames::kPooled);
+#else
+    GTEST_SKIP() << "this build has no AddressSanitizer (the asan preset runs this test)";
+#endif
 }
 
 }  // namespace

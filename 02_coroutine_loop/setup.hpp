@@ -1,0 +1,50 @@
+// fib-loop's plumbing, kept apart from the lesson (main.cpp): the options, what is opened before
+// the loop runs, the client limit, the words of the Listening line, and the failpoint that the
+// tests switch on (faults.hpp). Nothing here is the article.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "net.hpp"
+#include "server.hpp"
+
+namespace fibs::loop {
+
+struct Options : ServerOptions {
+    std::string backend = "epoll";
+    std::string handler = "yield";  // Step 3's handler (co_yield), or Step 4's (co_await)
+    int workers = 0;
+    unsigned offload_min = 25;
+};
+
+// The command line. --help, and a bad flag with its message, exit here (as CLI11_PARSE does).
+Options parse_options(int argc, char** argv);
+
+// The accept task's pause when no descriptor is left: a one-shot timer, made at start-up because
+// by then none may be left to make one.
+class Pause {
+public:
+    Pause();                                     // throws std::system_error
+    int start(std::chrono::nanoseconds after);  // the timer's fd, readable `after` from now
+    void end();                                  // takes the expiry: not readable any more
+
+private:
+    Fd timer_;
+};
+
+struct Context;
+
+// Everything fib-loop opens before its loop runs, in order: the stop pipe (common/stop.hpp), the
+// listening socket, the poller (through the failpoint), the Context, the Listening line.
+struct Started {
+    Fd listener;  // listening, non-blocking
+    Fd stop;      // readable from the first SIGINT or SIGTERM on
+    std::unique_ptr<Context> ctx;
+    std::shared_ptr<void> failpoint;  // what FIBS_FAULTS holds, if anything
+};
+// Throws std::exception with a one-line reason ("eventfd: Too many open files"); a port that is
+// taken exits 1 with its own line, as on every server.
+Started start(const Options& opts);
+
+}  // namespace fibs::loop
