@@ -378,6 +378,30 @@ TEST(DocPaths, Step4ShowsTheRealDiffAndAtMostTwelveLinesDiffer) {
     EXPECT_LE(differ, 12) << joined(real);
 }
 
+// The reading load that step3-deeper.md states for Step 3's core is the files' real length, and
+// stays under 500 lines: "[`task.hpp`](../02_coroutine_loop/task.hpp) (85 lines), ... (53), ...: 480 lines".
+TEST(DocPaths, Step3StatesItsRealReadingLoadAndItIsUnder500Lines) {
+    std::string text;
+    for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / "docs/step3-deeper.md")) text += l + " ";
+    std::size_t from = text.find("## What Step 3 asks you to read");
+    ASSERT_NE(from, std::string::npos);
+    std::string section = text.substr(from, text.find("## ", from + 3) - from);
+    std::regex file(R"(\]\(\.\./(02_coroutine_loop/[a-z_]+\.(?:hpp|cpp))\) \((\d+)(?: lines)?\))");
+    long sum = 0;
+    int files = 0;
+    for (std::sregex_iterator it(section.begin(), section.end(), file), end; it != end; ++it) {
+        auto lines = read_lines(fs::path(FIBS_SOURCE_DIR) / (*it)[1].str());
+        long stated = std::stol((*it)[2]);
+        EXPECT_EQ(static_cast<long>(lines.size()), stated) << (*it)[1] << " is stated at " << stated << " lines";
+        if (files++ < 6) sum += stated;  // the six core files come first; then the backend
+    }
+    EXPECT_EQ(files, 7);
+    std::smatch total;
+    ASSERT_TRUE(std::regex_search(section, total, std::regex(R"(: (\d+) lines, comments included)")));
+    EXPECT_EQ(std::stol(total[1]), sum);
+    EXPECT_LT(sum, 500);
+}
+
 // The pattern rules themselves: a test that can fail when they are too loose.
 TEST(DocPatterns, CountsMustMatchButMeasurementsMayVary) {
     EXPECT_EQ(mismatch({"served       1/8 clients got a reply"}, {"served       8/8 clients got a reply"}, "4000", false).empty(), false);
