@@ -54,14 +54,14 @@ public:
     FaultyPoller(std::unique_ptr<Poller> real, const Faults& f) : real_(std::move(real)), f_(f) {}
 
     std::string add(int fd) override {
-        if (f_.add_limit >= 0 && ++adds_ > f_.add_limit) {
+        if (f_.add_limit >= 0 && ++f_.counts->adds > f_.add_limit) {
             return std::string(name()) + ": " + std::strerror(ENOSPC) + " (FIBS_FAULTS)";
         }
         clients_.insert(fd);
         return real_->add(fd);
     }
     void watch(int fd, Why why) override {
-        if (f_.refuse_watch > 0 && clients_.contains(fd) && ++watches_ % f_.refuse_watch == 0) {
+        if (f_.refuse_watch > 0 && clients_.contains(fd) && ++f_.counts->watches % f_.refuse_watch == 0) {
             throw Refused(std::string(name()) + " refused a watch: no room in the kernel (FIBS_FAULTS)");
         }
         if (!f_.refuse_own.empty() && !clients_.contains(fd) && kind(fd) == f_.refuse_own) {
@@ -71,7 +71,7 @@ public:
     }
     void unwatch(int fd) override { real_->unwatch(fd); }
     void wait(std::vector<int>& ready, bool block) override {
-        if (f_.wait_error > 0 && ++waits_ == f_.wait_error) {
+        if (f_.wait_error > 0 && ++f_.counts->waits == f_.wait_error) {
             throw std::system_error(EBADF, std::generic_category(), std::string(name()) + " wait (FIBS_FAULTS)");
         }
         real_->wait(ready, block);
@@ -98,7 +98,6 @@ private:
     std::unique_ptr<Poller> real_;
     Faults f_;
     std::unordered_set<int> clients_;  // descriptors that came through add(): the clients'
-    int adds_ = 0, watches_ = 0, waits_ = 0;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 // the kernel instead (fs.epoll.max_user_watches, a tiny ring) would need root and would change
 // the whole machine.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -33,6 +34,13 @@ struct Faults {
                              //   name for it: listener (the accept task), eventfd (the mailbox:
                              //   future_monitor), pipe (the stop watcher), timerfd (the accept
                              //   task's pause)
+
+    // How many adds, client watches and waits there were, across every poller of the process
+    // (each loop has its own: Step 5), so that add-limit=N means N for the server.
+    struct Counts {
+        std::atomic<int> adds{0}, watches{0}, waits{0};
+    };
+    std::shared_ptr<Counts> counts = std::make_shared<Counts>();
 
     // Parses FIBS_FAULTS ("" or nullptr: no faults). Throws std::invalid_argument on a bad item.
     static Faults parse(const char* spec);

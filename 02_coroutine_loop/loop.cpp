@@ -7,7 +7,8 @@
 
 namespace fibs::loop {
 
-Loop::Loop(std::unique_ptr<Poller> poller) : poller_(std::move(poller)) {}
+Loop::Loop(std::unique_ptr<Poller> poller, RefusalLog* refusals)
+    : poller_(std::move(poller)), refusals_(refusals != nullptr ? refusals : &own_refusals_) {}
 
 void Loop::spawn(Task task) { tasks.push_back(std::move(task)); }
 
@@ -75,7 +76,7 @@ void Loop::park(std::unordered_map<int, Task>& table, Wait wait, Task& task) {
         Task refused = std::move(it->second);
         table.erase(it);
         if (refused.vital()) failed(refused, e.what());
-        refusals_.note(e.what());
+        refusals_->note(e.what());
     }
 }
 

@@ -18,7 +18,8 @@ namespace fibs::loop {
 
 class Loop {
 public:
-    explicit Loop(std::unique_ptr<Poller> poller);
+    // `refusals`: where refused watches are said, if not in the loop's own log (Step 5: one for all loops).
+    explicit Loop(std::unique_ptr<Poller> poller, RefusalLog* refusals = nullptr);
 
     void spawn(Task task);  // tasks.append(task): a client's task, whose failure ends it alone
     // A task the server cannot do without (the accept task, future_monitor, the stop watcher): if
@@ -47,7 +48,8 @@ private:
     std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
     std::vector<int> ready_;
     bool stopping_ = false;
-    RefusalLog refusals_;
+    RefusalLog own_refusals_;
+    RefusalLog* refusals_;
 };
 
 }  // namespace fibs::loop

@@ -13,6 +13,7 @@
 
 #include "acceptor.hpp"
 #include "context.hpp"
+#include "loops.hpp"
 
 namespace fibs::loop {
 namespace {
@@ -72,7 +73,7 @@ Task fib_handler(Fd client, [[maybe_unused]] Seat seat, Context& ctx) {
 }
 
 Task fib_server(Fd sock, Context& ctx) {
-    Acceptor acceptor(sock.get(), /*nonblocking=*/true);
+    Acceptor acceptor(sock.get(), /*nonblocking=*/true, &ctx.refusals);
     for (;;) {
         co_yield recv(sock.get());
         for (;;) {  // drain the backlog: many clients may have arrived
@@ -90,16 +91,28 @@ Task fib_server(Fd sock, Context& ctx) {
                 acceptor.refuse(std::move(client), ctx.full);
                 continue;
             }
-            if (std::string why = ctx.loop.add(client.get()); !why.empty()) {
-                acceptor.refuse(std::move(client), why);  // select past FD_SETSIZE, or the kernel said no
+            if (!ctx.hand_to.empty()) {  // Step 5, --spread handoff: the next loop in turn serves it
+                hand_off(ctx, std::move(client), std::move(*seat), std::move(addr));
                 continue;
             }
-            log_connection(ctx.opts, addr);
-            ctx.loop.spawn(ctx.opts.handler == "await" ? await_handler(std::move(client), std::move(*seat), ctx)  // Step 4
-                                                       : fib_handler(std::move(client), std::move(*seat), ctx));
+            welcome(ctx, std::move(client), std::move(*seat), addr);
         }
     }
 }
+
+}  // namespace
+
+// tasks.append(fib_handler(client)), once this loop's poller can watch the client.
+void welcome(Context& ctx, Fd client, Seat seat, const std::string& addr) {
+    if (std::string why = ctx.loop.add(client.get()); !why.empty()) {
+        return refuse(std::move(client), why, ctx.refusals);  // select past FD_SETSIZE, or the kernel said no
+    }
+    log_connection(ctx.opts, addr + ctx.name);  // ctx.name: " (loop 2)", with several loops (Step 5)
+    ctx.loop.spawn(ctx.opts.handler == "await" ? await_handler(std::move(client), std::move(seat), ctx)  // Step 4
+                                               : fib_handler(std::move(client), std::move(seat), ctx));
+}
+
+namespace {
 
 // The talk's future_monitor: when a worker posts a result, the task that waits for it becomes
 // ready (Loop::wake). The letters come through the loop's mailbox (mailbox.hpp).
@@ -125,12 +138,15 @@ int main(int argc, char** argv) {
     Options opts = parse_options(argc, argv);
     try {
         Started started = start(opts);  // setup.cpp: prints "Listening on ..." when ready
-        Context& ctx = *started.ctx;
-        // The server's own tasks: if one of them cannot go on, the server ends (exit 1).
-        ctx.loop.spawn_vital("fib_server", fib_server(std::move(started.listener), ctx));
-        ctx.loop.spawn_vital("future_monitor", future_monitor(ctx.loop));
-        ctx.loop.spawn_vital("stop_watcher", stop_watcher(started.stop.get(), ctx.loop));
-        ctx.loop.run();
+        // The server's own tasks: if one of them cannot go on, the server ends (exit 1). One loop,
+        // unless --loops N (Step 5: loops.cpp), each with its own.
+        for (std::size_t i = 0; i < started.loops.size(); ++i) {
+            Context& ctx = *started.loops[i];
+            if (started.listeners[i]) ctx.loop.spawn_vital("fib_server", fib_server(std::move(started.listeners[i]), ctx));
+            ctx.loop.spawn_vital("future_monitor", future_monitor(ctx.loop));
+            ctx.loop.spawn_vital("stop_watcher", stop_watcher(started.stop.get(), ctx.loop));
+        }
+        run_loops(started.loops);
         fibs::log_always("Shutting down");
     } catch (const std::exception& e) {  // one line, and exit 1: nobody can be served any more
         std::fprintf(stderr, "error: %s\n", e.what());

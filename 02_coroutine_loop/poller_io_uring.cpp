@@ -8,6 +8,8 @@
 // the socket now behind its fd, and unwatch has nothing to cancel.
 #include <liburing.h>
 #include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -34,21 +36,29 @@ public:
         // TASKRUN_FLAG is what lets the loop's quick look (wait without blocking) see that work:
         // the kernel raises a flag in the ring, and liburing enters the kernel to run it. Without
         // it, a submit with nothing to submit would not enter, and the look would find nothing.
-        // Kernels before 6.1 refuse the flags; plain rings work there too.
+        // Kernels before 6.1 refuse the flags; plain rings work there too. The single issuer is
+        // the thread that enables the ring (R_DISABLED), not the one that makes it: with several
+        // loops (Step 5) every ring is made at start-up and used by its loop's thread.
         io_uring_params params{};
-        params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+        params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+                       IORING_SETUP_R_DISABLED;
         int rc = ::io_uring_queue_init_params(4096, &ring_, &params);
-        if (rc == -EINVAL) rc = ::io_uring_queue_init(4096, &ring_, 0);
+        if (rc == -EINVAL) {
+            rc = ::io_uring_queue_init(4096, &ring_, 0);
+            enabled_ = true;
+        }
         if (rc < 0) throw Unavailable("io_uring is not available here (" + reason(-rc) + "); use --backend epoll");
     }
     ~UringPoller() override { ::io_uring_queue_exit(&ring_); }
     void watch(int fd, Why why) override {
+        enable();
         io_uring_sqe* sqe = next_sqe();
         ::io_uring_prep_poll_add(sqe, fd, why == Why::send ? POLLOUT : POLLIN);
         ::io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(fd));
     }
     void unwatch(int) override {}  // the poll's completion was its end
     void wait(std::vector<int>& ready, bool block) override {
+        enable();
         ready.insert(ready.end(), reaped_.begin(), reaped_.end());  // taken early by next_sqe
         if (!reaped_.empty()) block = false;
         reaped_.clear();
@@ -83,7 +93,17 @@ private:
         ::io_uring_cq_advance(&ring_, seen);
     }
 
+    void enable() {  // on the loop's thread, before its first use
+        if (enabled_) return;
+        // io_uring_enable_rings(), which Debian 12's liburing declares but does not export.
+        if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+            throw std::system_error(errno, std::generic_category(), "io_uring_register ENABLE_RINGS");
+        }
+        enabled_ = true;
+    }
+
     io_uring ring_{};
+    bool enabled_ = false;
     std::vector<int> reaped_;  // completions reaped while the ring was full, not yet reported
 };
 

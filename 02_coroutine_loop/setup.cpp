@@ -7,7 +7,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <system_error>
 #include <utility>
 
@@ -36,11 +38,27 @@ Options parse_options(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--offload-min", opts.offload_min, "With --workers, smaller n stay in the loop")
         ->capture_default_str();
+    app.add_option("--loops", opts.loops,
+                   "Step 5: loops, each on a thread of its own with its own clients (0: one per core)")
+        ->check(CLI::Range(0, 256))
+        ->capture_default_str();
+    app.add_option("--spread", opts.spread,
+                   "Step 5, with --loops 2 or more: how new clients reach the loops. reuseport: a listening "
+                   "socket per loop, the kernel picks (default); handoff: one accept task hands them out in "
+                   "turn; shared: every loop watches one listening socket")
+        ->check(CLI::IsMember({"reuseport", "handoff", "shared"}));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         std::exit(app.exit(e));
     }
+    if (opts.loops == 0) opts.loops = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (opts.loops == 1 && !opts.spread.empty()) {
+        std::fprintf(stderr, "error: --spread %s needs --loops 2 or more: one loop takes every client\n",
+                     opts.spread.c_str());
+        std::exit(2);
+    }
+    if (opts.loops > 1 && opts.spread.empty()) opts.spread = "reuseport";
     return opts;
 }
 
@@ -64,15 +82,15 @@ void Pause::end() {
 namespace {
 
 // How many clients the server takes: --max-clients, or else all that this backend and this process
-// can hold, keeping kSpare descriptors for the listener, the stop pipe, the poller, the mailbox,
-// the pause timer and the Acceptor's spare; never fewer than one. select can watch only
-// descriptors below FD_SETSIZE; poll and epoll are bound by the descriptor limit (start_server
-// raised it to the hard limit).
-constexpr int kSpare = 16;
+// can hold, keeping kSpare descriptors for the stop pipe and the Acceptor's spare, and kPerLoop
+// for each loop's listener, poller, mailbox and pause timer; never fewer than one. select can
+// watch only descriptors below FD_SETSIZE; poll and epoll are bound by the descriptor limit
+// (start_server raised it to the hard limit).
+constexpr int kSpare = 12, kPerLoop = 4;
 
 std::pair<int, std::string> client_limit(const Options& opts) {
     bool select = opts.backend == "select";
-    int most = std::max(1, (select ? FD_SETSIZE : descriptor_limit()) - kSpare);
+    int most = std::max(1, (select ? FD_SETSIZE : descriptor_limit()) - kSpare - kPerLoop * opts.loops);
     if (opts.max_clients > 0 && opts.max_clients <= most) return {opts.max_clients, "--max-clients reached"};
     return {most, select ? "select cannot watch descriptors past FD_SETSIZE" : "out of file descriptors"};
 }
@@ -82,6 +100,7 @@ std::pair<int, std::string> client_limit(const Options& opts) {
 std::string about(const Options& opts, int max_clients) {
     std::string out = opts.backend;
     if (opts.handler == "await") out += ", co_await handler";
+    if (opts.loops > 1) out += ", " + std::to_string(opts.loops) + " loops, spread by " + opts.spread;
     if (opts.workers > 0) {
         out += ", " + std::to_string(opts.workers) + (opts.workers == 1 ? " worker" : " workers") + " for n >= " +
                std::to_string(opts.offload_min);
@@ -97,19 +116,48 @@ bool room_for_a_client() {
 
 }  // namespace
 
+Started::Started() = default;
+Started::Started(Started&&) noexcept = default;
+Started::~Started() = default;
+
+// Step 5: a listening socket for each loop, as --spread says. reuseport: one each, all on the
+// first one's port; shared: the first one's descriptor again (dup: the same socket); handoff: none,
+// the first loop's accept task hands the clients out.
+std::vector<Fd> listeners(const Options& opts) {
+    std::vector<Fd> out;
+    out.push_back(start_server(opts, opts.spread == "reuseport"));
+    std::uint16_t port = local_port(out[0].get());  // the real one, for --port 0
+    for (int i = 1; i < opts.loops; ++i) {
+        if (opts.spread == "reuseport") out.push_back(listen_on(opts.host, port, 1024, true));
+        if (opts.spread == "shared") out.emplace_back(::fcntl(out[0].get(), F_DUPFD_CLOEXEC, 0));
+        if (opts.spread == "handoff") out.emplace_back();
+        if (opts.spread != "handoff" && !out.back()) throw std::system_error(errno, std::generic_category(), "listener");
+    }
+    for (Fd& l : out) {
+        if (l) set_nonblocking(l.get());
+    }
+    return out;
+}
+
 Started start(const Options& opts) {
     Started s;
     Faults faults = Faults::parse(std::getenv("FIBS_FAULTS"));  // the failpoint: faults.hpp
     s.stop = Fd(stop_on_signals_pipe());  // before the readiness line: a SIGTERM right after it is seen
-    s.listener = start_server(opts);
-    set_nonblocking(s.listener.get());
+    s.listeners = listeners(opts);
     auto [max_clients, why_full] = client_limit(opts);
-    s.ctx = std::make_unique<Context>(opts, with_faults(make_poller(opts.backend), faults), max_clients, why_full);
+    s.shared = std::make_unique<Shared>(opts, max_clients, why_full);
+    for (int i = 0; i < opts.loops; ++i) {
+        s.loops.push_back(std::make_unique<Context>(*s.shared, with_faults(make_poller(opts.backend), faults)));
+        if (opts.loops > 1) s.loops.back()->name = " (loop " + std::to_string(i + 1) + ")";
+    }
+    if (opts.spread == "handoff") {
+        for (auto& ctx : s.loops) s.loops[0]->hand_to.push_back(ctx.get());
+    }
     if (!room_for_a_client()) {
         throw std::system_error(EMFILE, std::generic_category(),
                                 "no descriptor left for a client (ulimit -n " + std::to_string(descriptor_limit()) + ")");
     }
-    log_listening(s.listener, about(opts, max_clients));
+    log_listening(s.listeners[0], about(opts, max_clients));
     s.failpoint = std::make_shared<DescriptorHold>(faults.hold);
     return s;
 }

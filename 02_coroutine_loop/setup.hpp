@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net.hpp"
 #include "server.hpp"
@@ -16,6 +17,8 @@ struct Options : ServerOptions {
     std::string handler = "yield";  // Step 3's handler (co_yield), or Step 4's (co_await)
     int workers = 0;
     unsigned offload_min = 25;
+    int loops = 1;        // Step 5: loops, each on a thread of its own (0: one per core)
+    std::string spread;   // Step 5: how new clients reach the loops: reuseport, handoff or shared
 };
 
 // The command line. --help, and a bad flag with its message, exit here (as CLI11_PARSE does).
@@ -33,15 +36,22 @@ private:
     Fd timer_;
 };
 
+struct Shared;
 struct Context;
 
-// Everything fib-loop opens before its loop runs, in order: the stop pipe (common/stop.hpp), the
-// listening socket, the poller (through the failpoint), the Context, the Listening line.
+// Everything fib-loop opens before its loops run, in order: the stop pipe (common/stop.hpp), the
+// listening sockets, what the loops share, each loop with its poller (through the failpoint), the
+// Listening line. One loop unless --loops N (Step 5).
 struct Started {
-    Fd listener;  // listening, non-blocking
-    Fd stop;      // readable from the first SIGINT or SIGTERM on
-    std::unique_ptr<Context> ctx;
-    std::shared_ptr<void> failpoint;  // what FIBS_FAULTS holds, if anything
+    Started();
+    Started(Started&&) noexcept;
+    ~Started();
+    Fd stop;                                     // readable from the first SIGINT or SIGTERM on
+    std::vector<Fd> listeners;                   // by loop: listening, non-blocking; none for a loop
+                                                 // that is handed its clients (--spread handoff)
+    std::unique_ptr<Shared> shared;
+    std::vector<std::unique_ptr<Context>> loops;
+    std::shared_ptr<void> failpoint;             // what FIBS_FAULTS holds, if anything
 };
 // Throws std::exception with a one-line reason ("eventfd: Too many open files"); a port that is
 // taken exits 1 with its own line, as on every server.

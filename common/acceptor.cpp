@@ -13,14 +13,15 @@ namespace {
 Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 }  // namespace
 
-Acceptor::Acceptor(int listener, bool nonblocking) : listener_(listener), nonblocking_(nonblocking), spare_(open_spare()) {}
+Acceptor::Acceptor(int listener, bool nonblocking, RefusalLog* log)
+    : listener_(listener), nonblocking_(nonblocking), spare_(open_spare()), log_(log != nullptr ? log : &own_) {}
 
 Fd Acceptor::accept(std::string* addr) {
     Fd client = accept_client(listener_, addr, nonblocking_);
     if (client || (errno != EMFILE && errno != ENFILE)) return client;
     if (!spare_) spare_ = open_spare();  // a client may have left since the last try
     if (!spare_) {
-        refusals_.note("out of file descriptors, none spare: clients wait in the backlog");
+        log_->note("out of file descriptors, none spare: clients wait in the backlog");
         errno = ENFILE;
         return Fd();
     }
@@ -33,8 +34,8 @@ Fd Acceptor::accept(std::string* addr) {
     return Fd();
 }
 
-void Acceptor::refuse(Fd client, std::string_view why) {
-    refusals_.note(why);
+void refuse(Fd client, std::string_view why, RefusalLog& log) {
+    log.note(why);
     if (client) {
         [[maybe_unused]] ssize_t n =
             ::send(client.get(), protocol::kServerFull.data(), protocol::kServerFull.size(), MSG_NOSIGNAL);

@@ -3,11 +3,15 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "net.hpp"
 #include "server.hpp"
 
 namespace fibs {
+
+// Tells a client kServerFull and closes it; `why` goes to `log` (once for each why).
+void refuse(Fd client, std::string_view why, RefusalLog& log);
 
 // Accepts clients from a listening socket, and refuses them cleanly when the server cannot take
 // more: out of descriptors (EMFILE) it gives up a spare descriptor for a moment to accept the
@@ -15,7 +19,8 @@ namespace fibs {
 // the accept loop spins. Each kind of refusal is logged once.
 class Acceptor {
 public:
-    Acceptor(int listener, bool nonblocking);
+    // `log`: where refusals are said, if not in the Acceptor's own (one for several Acceptors).
+    Acceptor(int listener, bool nonblocking, RefusalLog* log = nullptr);
     // The next client, or an empty Fd with errno set:
     //   EAGAIN  nobody is waiting;
     //   EMFILE  out of descriptors: the client was refused; try again, others may be waiting;
@@ -23,13 +28,14 @@ public:
     //           waits in the backlog. Trying again at once would spin; wait a moment first.
     Fd accept(std::string* addr);
     // Sends kServerFull and closes. `why` is logged the first time.
-    void refuse(Fd client, std::string_view why);
+    void refuse(Fd client, std::string_view why) { fibs::refuse(std::move(client), why, *log_); }
 
 private:
     int listener_;
     bool nonblocking_;
     Fd spare_;  // a descriptor held back for refusing, empty when it could not be opened
-    RefusalLog refusals_;
+    RefusalLog own_;
+    RefusalLog* log_;
 };
 
 }  // namespace fibs

@@ -38,7 +38,7 @@ Addresses::~Addresses() {
     if (list_ != nullptr) ::freeaddrinfo(list_);
 }
 
-Fd listen_on(const std::string& host, std::uint16_t port, int backlog) {
+Fd listen_on(const std::string& host, std::uint16_t port, int backlog, bool reuseport) {
     const std::string what = "cannot listen on " + host_port(host, port);
     Addresses addresses(host, port, /*passive=*/true, what);
     int err = EADDRNOTAVAIL;
@@ -50,6 +50,7 @@ Fd listen_on(const std::string& host, std::uint16_t port, int backlog) {
         }
         int one = 1;
         ::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (reuseport) ::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
         if (::bind(sock.get(), a->ai_addr, a->ai_addrlen) == 0 && ::listen(sock.get(), backlog) == 0) {
             return sock;
         }
@@ -78,6 +79,14 @@ std::string local_address(int fd) {
     socklen_t len = sizeof ss;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
     return format_address(reinterpret_cast<sockaddr*>(&ss));
+}
+
+std::uint16_t local_port(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
 Fd accept_client(int listener, std::string* peer, bool nonblocking) {

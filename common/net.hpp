@@ -51,12 +51,14 @@ private:
 std::string host_port(const std::string& host, std::uint16_t port);
 
 // Listens on host:port with SO_REUSEADDR. Throws std::system_error whose what() reads
-// "cannot listen on 127.0.0.1:25000: Address already in use".
-Fd listen_on(const std::string& host, std::uint16_t port, int backlog = 1024);
+// "cannot listen on 127.0.0.1:25000: Address already in use". With `reuseport`, SO_REUSEPORT too:
+// several sockets may then listen on one port, and the kernel picks one for each new connection.
+Fd listen_on(const std::string& host, std::uint16_t port, int backlog = 1024, bool reuseport = false);
 
 // "127.0.0.1:54321" ("[::1]:54321" for IPv6).
 std::string format_address(const sockaddr* addr);
 std::string local_address(int fd);  // of a bound socket: the real port for --port 0
+std::uint16_t local_port(int fd);    // the same, the port alone (0 if it has none)
 
 // Accepts one client, non-blocking when asked. Returns an empty Fd and leaves errno set on failure.
 Fd accept_client(int listener, std::string* peer, bool nonblocking = false);

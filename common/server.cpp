@@ -28,12 +28,12 @@ void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& m
         ->check(CLI::Range(1, 10000000));
 }
 
-Fd start_server(const ServerOptions& opts) {
+Fd start_server(const ServerOptions& opts, bool reuseport) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     ignore_sigpipe();
     raise_fd_limit();
     try {
-        return listen_on(opts.host, opts.port);
+        return listen_on(opts.host, opts.port, 1024, reuseport);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         std::exit(1);
@@ -74,6 +74,7 @@ void log_always(std::string_view message) {
 }
 
 void RefusalLog::note(std::string_view why) {
+    std::lock_guard lock(mu_);
     if (said_.contains(why)) return;
     said_.emplace(why);
     log_always("refusing clients: " + std::string(why));

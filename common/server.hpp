@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -24,8 +25,9 @@ struct ServerOptions {
 void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& max_clients_default);
 
 // Line-buffered stdout, SIGPIPE ignored, the soft descriptor limit raised to the hard one, the
-// listening socket. Exits 1 with "error: cannot listen on ...: <reason>" on stderr.
-Fd start_server(const ServerOptions& opts);
+// listening socket (with SO_REUSEPORT when asked: net.hpp). Exits 1 with
+// "error: cannot listen on ...: <reason>" on stderr.
+Fd start_server(const ServerOptions& opts, bool reuseport = false);
 
 // "Listening on 127.0.0.1:25000", and " (<about>)" when given: always printed, it is the readiness
 // line that tests, scripts and the bench wait for.
@@ -44,12 +46,14 @@ void log_closed(const ServerOptions& opts);
 void log_always(std::string_view message);
 
 // "refusing clients: <why>", printed the first time each `why` happens: a server out of some
-// resource may refuse thousands of clients a second, and one line says it.
+// resource may refuse thousands of clients a second, and one line says it. Thread-safe, so the
+// loops of one server (Step 5) can share one.
 class RefusalLog {
 public:
     void note(std::string_view why);
 
 private:
+    std::mutex mu_;
     std::set<std::string, std::less<>> said_;
 };
 

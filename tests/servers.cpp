@@ -19,6 +19,14 @@ std::vector<ServerKind> all_servers() {
         {"loop_await_select", "fib-loop", {"--handler", "await", "--backend", "select"}},
         {"loop_await_io_uring", "fib-loop", {"--handler", "await", "--backend", "io_uring"}},
         {"loop_await_workers", "fib-loop", {"--handler", "await", "--workers", "2", "--offload-min", "5"}},
+        // Step 5, two loops: each spread, backend and handler meets each other one (a pairwise cover
+        // of the 2 x 2 x 2 combinations), and the workers with both spreads.
+        {"loops2_reuseport_epoll", "fib-loop", {"--loops", "2", "--spread", "reuseport", "--backend", "epoll"}},
+        {"loops2_handoff_await_epoll", "fib-loop", {"--loops", "2", "--spread", "handoff", "--handler", "await", "--backend", "epoll"}},
+        {"loops2_reuseport_await_io_uring_workers", "fib-loop",
+         {"--loops", "2", "--spread", "reuseport", "--handler", "await", "--backend", "io_uring", "--workers", "2", "--offload-min", "5"}},
+        {"loops2_handoff_io_uring_workers", "fib-loop",
+         {"--loops", "2", "--spread", "handoff", "--backend", "io_uring", "--workers", "2", "--offload-min", "5"}},
         {"threads", "fib-threads", {}},
     };
 }

@@ -31,14 +31,6 @@ Fd connect_to(const std::string& host, std::uint16_t port) {
     throw std::system_error(err, std::generic_category(), what);
 }
 
-std::uint16_t local_port(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
-
 std::string reply_to(std::string_view line, unsigned max_n) {
     std::string out;
     protocol::append_reply(out, line, max_n);

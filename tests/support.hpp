@@ -20,8 +20,6 @@ std::string bin(const std::string& name);
 
 // Connects (blocking) to host:port. Throws std::system_error on failure.
 Fd connect_to(const std::string& host, std::uint16_t port);
-// The port a socket is bound to.
-std::uint16_t local_port(int fd);
 
 // The whole reply a server sends to one line (protocol::append_reply into a fresh string).
 std::string reply_to(std::string_view line, unsigned max_n);

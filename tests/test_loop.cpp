@@ -441,7 +441,8 @@ TEST(Loop, ASecondWaitOnTheSameDescriptorIsAnErrorNotASilentDestroy) {
 // frame is freed, even if the handler never ran (a loop stopped before its turn came).
 TEST(Seats, AHandlerFreedBeforeItRanGivesItsSeatBack) {
     Options opts;
-    Context ctx(opts, make_poll_poller(), 1, "full");
+    Shared shared(opts, 1, "full");
+    Context ctx(shared, make_poll_poller());
     Seats seats(1);
     {
         Loop loop(make_poll_poller());

@@ -78,13 +78,13 @@ TEST(Fd, ClosesOnceAndMoves) {
 
 TEST(Listen, PortZeroGivesARealPortAndAPrintableAddress) {
     fibs::Fd sock = fibs::listen_on("127.0.0.1", 0);
-    EXPECT_NE(fibs::test::local_port(sock.get()), 0);
-    EXPECT_EQ(fibs::local_address(sock.get()), "127.0.0.1:" + std::to_string(fibs::test::local_port(sock.get())));
+    EXPECT_NE(fibs::local_port(sock.get()), 0);
+    EXPECT_EQ(fibs::local_address(sock.get()), "127.0.0.1:" + std::to_string(fibs::local_port(sock.get())));
 }
 
 TEST(Listen, PortInUseSaysSoClearly) {
     fibs::Fd first = fibs::listen_on("127.0.0.1", 0);
-    auto port = fibs::test::local_port(first.get());
+    auto port = fibs::local_port(first.get());
     try {
         fibs::listen_on("127.0.0.1", port);
         FAIL() << "a second listen on the same port succeeded";
