@@ -7,22 +7,17 @@
 #include <atomic>
 #include <cerrno>
 #include <system_error>
+#include <thread>
 
 namespace fibs {
 
 namespace {
 
-// Set by a signal handler and read by every thread: a lock-free atomic is safe for both.
+// Set by a signal handler (or the signal thread) and read by every thread: a lock-free atomic is
+// safe for both.
 std::atomic<bool> stopping{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
-int wake_fd = -1;  // the pipe's write end, set before the handler is installed
-
-void on_stop_signal(int) {
-    int saved = errno;  // a handler must leave errno as it found it
-    stopping.store(true);
-    if (wake_fd >= 0) [[maybe_unused]] ssize_t n = ::write(wake_fd, "!", 1);  // async-signal-safe
-    errno = saved;
-}
+void on_stop_signal(int) { stopping.store(true); }
 
 }  // namespace
 
@@ -38,8 +33,21 @@ void stop_on_signals() {
 int stop_on_signals_pipe() {
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    wake_fd = fds[1];  // kept open for the life of the process
-    stop_on_signals();
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // this thread, and every thread started after it
+    std::thread([stop, wake = fds[1]] {             // the write end stays open for the process's life
+        int sig = 0;
+        ::sigwait(&stop, &sig);  // the first: a clean stop
+        stopping.store(true);
+        [[maybe_unused]] ssize_t n = ::write(wake, "!", 1);
+        ::sigwait(&stop, &sig);  // the second: the default action, at once
+        ::signal(sig, SIG_DFL);
+        ::pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+        ::raise(sig);
+    }).detach();
     return fds[0];
 }
 

@@ -13,10 +13,13 @@ namespace fibs {
 // before the call is noticed only at the next return; the second Ctrl-C covers it.
 void stop_on_signals();
 
-// The same, for a server that waits on descriptors (Step 3's loop): the handler also writes a
-// byte to a pipe, and this returns the pipe's read end, readable from the first signal on. The
-// loop then learns of the stop as of any socket ("the self-pipe trick"). Throws
-// std::system_error if the pipe cannot be made.
+// The same, for a server that waits on descriptors (Step 3's loop): returns the read end of a pipe
+// that is readable from the first signal on, so the loop learns of the stop as of any socket. The
+// signals are blocked in the calling thread and every thread it starts later (call it first), and
+// one thread of its own takes them with sigwait(): at the first it writes to the pipe, at the
+// second it lets the default action end the process. (No handler runs in the loop's thread, so
+// nothing depends on when a handler would run, a delay ThreadSanitizer changes.) Throws
+// std::system_error if the pipe or the thread cannot be made.
 int stop_on_signals_pipe();
 
 // True once SIGINT or SIGTERM has arrived.
