@@ -4,27 +4,13 @@
 #include <array>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "loop.hpp"
 #include "seats.hpp"
 #include "setup.hpp"
-#include "workers.hpp"
 
 namespace fibs::loop {
-
-// What the whole server shares, however many loops it runs (Step 5): the options, the clients'
-// seats (--max-clients holds for the server as a whole) and the worker pool.
-struct Shared {
-    Shared(const Options& o, int max_clients, std::string why_full)
-        : opts(o), seats(max_clients), full(std::move(why_full)), workers(o.workers, o.offload_min) {}
-    const Options& opts;
-    Seats seats;       // all taken: a new client is refused, and the log says `full`
-    std::string full;  // "--max-clients reached", "out of file descriptors", ...
-    Workers workers;   // with --workers 0 it has no threads and takes no request
-    RefusalLog refusals;  // "refusing clients: <why>", once for the server
-};
 
 // What every task of one loop shares. It owns the loop, so it outlives every task frame: the loop
 // frees the frames that still wait when it is destroyed, and each gives its Seat back.

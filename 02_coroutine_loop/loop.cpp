@@ -102,12 +102,4 @@ void Loop::wait_for_io(bool block) {
     }
 }
 
-std::unique_ptr<Poller> make_poller(std::string_view name) {
-    if (name == "select") return make_select_poller();
-    if (name == "poll") return make_poll_poller();
-    if (name == "epoll") return make_epoll_poller();
-    if (name == "io_uring") return make_io_uring_poller();  // throws Unavailable where it cannot run
-    throw std::invalid_argument("unknown backend: " + std::string(name));
-}
-
 }  // namespace fibs::loop

@@ -2,8 +2,7 @@
 // tasks: each stops at `co_yield recv(...)` / `co_yield send(...)`, saying why it waits and on
 // what, and the loop (loop.cpp) resumes it when select, poll, epoll or io_uring says the socket is
 // ready. A handler's turn is a few requests (turn.hpp); then the others run. With --workers N, big
-// fib requests run on a thread pool (the talk's fix) and the task waits on the result. What is
-// opened before the loop runs, and the limits, are in setup.cpp.
+// fib requests run on a thread pool (the talk's fix) and the task waits on the result.
 #include <sys/socket.h>
 
 #include <array>
@@ -16,7 +15,6 @@
 #include "loops.hpp"
 
 namespace fibs::loop {
-namespace {
 
 using namespace std::chrono_literals;
 
@@ -91,16 +89,11 @@ Task fib_server(Fd sock, Context& ctx) {
                 acceptor.refuse(std::move(client), ctx.full);
                 continue;
             }
-            if (!ctx.hand_to.empty()) {  // Step 5, --spread handoff: the next loop in turn serves it
-                hand_off(ctx, std::move(client), std::move(*seat), std::move(addr));
-                continue;
-            }
-            welcome(ctx, std::move(client), std::move(*seat), addr);
+            if (ctx.hand_to.empty()) welcome(ctx, std::move(client), std::move(*seat), addr);
+            else hand_off(ctx, std::move(client), std::move(*seat), std::move(addr));  // Step 5: the next loop
         }
     }
 }
-
-}  // namespace
 
 // tasks.append(fib_handler(client)), once this loop's poller can watch the client.
 void welcome(Context& ctx, Fd client, Seat seat, const std::string& addr) {
@@ -112,8 +105,6 @@ void welcome(Context& ctx, Fd client, Seat seat, const std::string& addr) {
                                                : fib_handler(std::move(client), std::move(seat), ctx));
 }
 
-namespace {
-
 // The talk's future_monitor: when a worker posts a result, the task that waits for it becomes
 // ready (Loop::wake). The letters come through the loop's mailbox (mailbox.hpp).
 Task future_monitor(Loop& loop) {
@@ -123,14 +114,13 @@ Task future_monitor(Loop& loop) {
     }
 }
 
-// Ctrl-C: the signal handler wrote to a pipe (common/stop.hpp); the loop ends and every task's
-// frame is freed. A second Ctrl-C ends the process at once, even while a task computes.
+// Ctrl-C: a byte in the stop pipe (common/stop.hpp); the loop ends and every task's frame is
+// freed. A second Ctrl-C ends the process at once, even while a task computes.
 Task stop_watcher(int stop_fd, Loop& loop) {
     co_yield recv(stop_fd);
     loop.stop();
 }
 
-}  // namespace
 }  // namespace fibs::loop
 
 int main(int argc, char** argv) {

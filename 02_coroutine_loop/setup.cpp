@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
 #include <system_error>
 #include <utility>
@@ -61,6 +62,15 @@ Options parse_options(int argc, char** argv) {
     if (opts.loops > 1 && opts.spread.empty()) opts.spread = "reuseport";
     return opts;
 }
+
+std::unique_ptr<Poller> make_poller(std::string_view name) {
+    if (name == "select") return make_select_poller();
+    if (name == "poll") return make_poll_poller();
+    if (name == "epoll") return make_epoll_poller();
+    if (name == "io_uring") return make_io_uring_poller();  // throws Unavailable where it cannot run
+    throw std::invalid_argument("unknown backend: " + std::string(name));
+}
+
 
 Pause::Pause() : timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
     if (!timer_) throw std::system_error(errno, std::generic_category(), "timerfd_create");

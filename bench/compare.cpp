@@ -239,6 +239,9 @@ int run_compare(const CompareConfig& cfg) {
     const ServerKind loop_workers{"loop --workers 2", "fib-loop", {"--quiet", "--workers", "2"}};
     const ServerKind loop_uring{"loop io_uring", "fib-loop", {"--quiet", "--backend", "io_uring"}};
     const ServerKind threads{"threads", "fib-threads", {"--quiet"}};
+    // Step 5: two loops, clients spread by the kernel (a listening socket each) or handed out in turn.
+    const ServerKind loops_reuseport{"2 loops reuseport", "fib-loop", {"--quiet", "--loops", "2", "--spread", "reuseport"}};
+    const ServerKind loops_handoff{"2 loops handoff", "fib-loop", {"--quiet", "--loops", "2", "--spread", "handoff"}};
     std::vector<ServerKind> idle_servers;
     for (const char* backend : {"select", "poll", "epoll", "io_uring"}) {  // each with its default limit
         idle_servers.push_back({std::string("loop ") + backend, "fib-loop", {"--quiet", "--backend", backend}});
@@ -246,15 +249,15 @@ int run_compare(const CompareConfig& cfg) {
     idle_servers.push_back({"threads", "fib-threads", {"--quiet", "--max-clients", "10000"}});  // past 1024
 
     std::vector<std::pair<ServerKind, Setting>> plan;
-    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &threads}) {
+    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &loops_reuseport, &loops_handoff, &threads}) {
         for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), base(c)}});
     }
-    for (const auto* s : {&blocking, &loop, &loop_await, &threads}) {
+    for (const auto* s : {&blocking, &loop, &loop_await, &loops_reuseport, &loops_handoff, &threads}) {
         LoadConfig l = base(50);
         l.pipeline = 16;
         plan.push_back({*s, {"pipelined", "50 x 16", l}});
     }
-    for (const auto* s : {&blocking, &loop, &loop_workers, &threads}) {
+    for (const auto* s : {&blocking, &loop, &loop_workers, &loops_reuseport, &loops_handoff, &threads}) {
         LoadConfig l = base(8);
         l.hog = 1;
         l.hog_n = 35;
@@ -275,7 +278,7 @@ int run_compare(const CompareConfig& cfg) {
         l.trace = 100'000;
         plan.push_back({*s, {"timeline", "8", l}});
     }
-    for (const auto* s : {&loop, &loop_workers}) {
+    for (const auto* s : {&loop, &loop_workers, &loops_handoff}) {
         LoadConfig l = base(8);
         l.duration_s = cfg.quick ? 0.15 : 0.3;
         l.hog = 1;
@@ -319,7 +322,7 @@ int run_compare(const CompareConfig& cfg) {
     // long as the run lasts: the knee of the hockey stick.
     const std::vector<double> fractions =
         cfg.quick ? std::vector<double>{0.25, 0.75, 1.1} : std::vector<double>{0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2};
-    for (const auto* s : {&loop, &threads}) {
+    for (const auto* s : {&loop, &loops_reuseport, &loops_handoff, &threads}) {
         if (!exists(s->exe)) continue;
         LoadConfig closed = base(8);
         closed.fib_n = kSweepN;
@@ -429,7 +432,7 @@ int run_compare(const CompareConfig& cfg) {
     auto ran = [&](const ServerKind& s) {
         return exists(s.exe) && std::find(cannot_start.begin(), cannot_start.end(), s.label) == cannot_start.end();
     };
-    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &threads}) {
+    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &loops_reuseport, &loops_handoff, &threads}) {
         if (ran(*s)) client_servers.push_back(s->label);
     }
     for (const auto& s : idle_servers) {

@@ -469,12 +469,18 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
     EXPECT_EQ(header.rfind("server,scenario,setting,clients", 0), 0u) << header;
     int rows = 0;
     std::set<std::string> scenarios;
+    std::vector<std::string> lines;
     while (std::getline(csv, line)) {
+        lines.push_back(line);
         ++rows;
         scenarios.insert(line.substr(line.find(',') + 1, line.find(',', line.find(',') + 1) - line.find(',') - 1));
     }
     EXPECT_GE(rows, 4);  // blocking: 3 client counts and the head-of-line run, at least
     for (const char* s : {"clients", "pipelined", "hol", "fairness", "idle"}) EXPECT_TRUE(scenarios.count(s)) << s;
+    for (const char* step5 : {"2 loops reuseport,clients,8,", "2 loops handoff,pipelined,", "2 loops handoff,hol,",
+                              "2 loops reuseport,latency,", "2 loops handoff,timeline,8 + hog,"}) {
+        EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](auto& l) { return l.rfind(step5, 0) == 0; })) << step5;
+    }
     std::ifstream json(out / "compare.json");
     std::string text((std::istreambuf_iterator<char>(json)), {});
     EXPECT_NE(text.find("\"machine\""), std::string::npos);
