@@ -24,7 +24,10 @@ void fib_handler(const Fd& client, const ServerOptions& opts) {
             framer.end_input();
             open = false;
         }
-        while (auto line = framer.next_line()) protocol::append_reply(out, *line, opts.max_n);
+        while (auto line = framer.next_line()) {
+            protocol::append_reply(out, *line, opts.max_n);
+            if (stop_requested()) break;  // Ctrl-C: the rest of a pipelined batch is not computed
+        }
         if (framer.too_long()) {
             out += protocol::kLineTooLong;
             open = false;
