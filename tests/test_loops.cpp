@@ -47,43 +47,36 @@ protected:
     void SetUp() override {
         if (GetParam() == "io_uring") SKIP_IF_UNAVAILABLE((ServerKind{"", "fib-loop", {"io_uring"}}));
     }
-    std::unique_ptr<ServerProcess> start_with(const std::string& spread) {
-        return std::make_unique<ServerProcess>(bin("fib-loop"),
-                                               std::vector<std::string>{"--loops", "2", "--spread", spread, "--backend", GetParam()});
+    // Serves `clients` at once with --spread `spread`, stops the server (exit 0), and returns how
+    // many clients each loop took, from its Connection lines.
+    std::map<int, int> spread_of(const std::string& spread, int clients) {
+        ServerProcess server(bin("fib-loop"), {"--loops", "2", "--spread", spread, "--backend", GetParam()});
+        EXPECT_NE(server.lines()[0].find("2 loops, spread by " + spread), std::string::npos) << server.lines()[0];
+        auto connected = served_clients(server, clients);
+        auto loops = per_loop(server, clients);
+        connected.clear();
+        EXPECT_EQ(server.stop(), 0) << dump(server);
+        return loops;
     }
 };
 
 // handoff hands the clients out in turn: 8 clients are 4 and 4, every time.
 TEST_P(Spread, HandoffGivesEightClientsFourToEachLoop) {
-    auto server = start_with("handoff");
-    auto clients = served_clients(*server, 8);
-    EXPECT_EQ(per_loop(*server, 8), (std::map<int, int>{{1, 4}, {2, 4}})) << dump(*server);
-    EXPECT_TRUE(server->wait_for_line("Listening on 127.0.0.1:", 1s));
-    EXPECT_NE(server->lines()[0].find("2 loops, spread by handoff"), std::string::npos) << server->lines()[0];
-    clients.clear();
-    EXPECT_EQ(server->stop(), 0) << dump(*server);
+    EXPECT_EQ(spread_of("handoff", 8), (std::map<int, int>{{1, 4}, {2, 4}}));
 }
 
 // reuseport lets the kernel pick, by a hash of each client's address: 64 clients reach both loops
 // (the chance that a fair hash puts all 64 on one of two is 2 in 2^64).
 TEST_P(Spread, ReuseportReachesBothLoops) {
-    auto server = start_with("reuseport");
-    auto clients = served_clients(*server, 64);
-    auto loops = per_loop(*server, 64);
-    EXPECT_EQ(loops.size(), 2u) << dump(*server);
-    EXPECT_EQ(loops[1] + loops[2], 64) << dump(*server);
-    clients.clear();
-    EXPECT_EQ(server->stop(), 0) << dump(*server);
+    auto loops = spread_of("reuseport", 64);
+    EXPECT_EQ(loops.size(), 2u);
+    EXPECT_EQ(loops[1] + loops[2], 64);
 }
 
 // shared: every loop watches one listening socket; whichever accepts first takes the client.
 TEST_P(Spread, SharedServesEveryClientOnSomeLoop) {
-    auto server = start_with("shared");
-    auto clients = served_clients(*server, 16);
-    auto loops = per_loop(*server, 16);
-    EXPECT_EQ(loops[1] + loops[2], 16) << dump(*server);
-    clients.clear();
-    EXPECT_EQ(server->stop(), 0) << dump(*server);
+    auto loops = spread_of("shared", 16);
+    EXPECT_EQ(loops[1] + loops[2], 16);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Spread, testing::Values("epoll", "io_uring"));
