@@ -26,6 +26,9 @@ namespace fibs::loop {
 
 void run_loops(std::vector<std::unique_ptr<Context>>& loops) {
     if (loops.size() == 1) return loops[0]->loop.run();
+    auto stop_all = [&] {
+        for (auto& other : loops) other->loop.mailbox()->post([](Loop& loop) { loop.stop(); });
+    };
     std::mutex mu;
     std::exception_ptr failed;  // the first loop that could not go on
     auto run = [&](Context& ctx) {
@@ -34,11 +37,17 @@ void run_loops(std::vector<std::unique_ptr<Context>>& loops) {
         } catch (...) {
             std::lock_guard lock(mu);
             if (!failed) failed = std::current_exception();
-            for (auto& other : loops) other->loop.mailbox()->post([](Loop& loop) { loop.stop(); });
+            stop_all();
         }
     };
     std::vector<std::thread> threads;
-    for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back(run, std::ref(*loops[i]));
+    try {
+        for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back(run, std::ref(*loops[i]));
+    } catch (...) {  // no thread for a loop: stop the ones that started
+        stop_all();
+        for (auto& t : threads) t.join();
+        throw;
+    }
     run(*loops[0]);
     for (auto& t : threads) t.join();
     if (failed) std::rethrow_exception(failed);

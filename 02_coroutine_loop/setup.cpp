@@ -124,12 +124,6 @@ bool room_for_a_client() {
     return client && spare;
 }
 
-}  // namespace
-
-Started::Started() = default;
-Started::Started(Started&&) noexcept = default;
-Started::~Started() = default;
-
 // Step 5: a listening socket for each loop, as --spread says. reuseport: one each, all on the
 // first one's port; shared: the first one's descriptor again (dup: the same socket); handoff: none,
 // the first loop's accept task hands the clients out.
@@ -148,6 +142,12 @@ std::vector<Fd> listeners(const Options& opts) {
     }
     return out;
 }
+
+}  // namespace
+
+Started::Started() = default;
+Started::Started(Started&&) noexcept = default;
+Started::~Started() = default;
 
 Started start(const Options& opts) {
     Started s;

@@ -242,6 +242,13 @@ int run_compare(const CompareConfig& cfg) {
     // Step 5: two loops, clients spread by the kernel (a listening socket each) or handed out in turn.
     const ServerKind loops_reuseport{"2 loops reuseport", "fib-loop", {"--quiet", "--loops", "2", "--spread", "reuseport"}};
     const ServerKind loops_handoff{"2 loops handoff", "fib-loop", {"--quiet", "--loops", "2", "--spread", "handoff"}};
+    // The servers of a table with Step 5's rows put in before the threads (the last): both spreads,
+    // or with --quick (for the tests) handoff alone, enough to see Step 5 in every table.
+    auto and_step5 = [&](std::vector<const ServerKind*> servers) {
+        auto at = servers.insert(servers.end() - 1, &loops_handoff);
+        if (!cfg.quick) servers.insert(at, &loops_reuseport);
+        return servers;
+    };
     std::vector<ServerKind> idle_servers;
     for (const char* backend : {"select", "poll", "epoll", "io_uring"}) {  // each with its default limit
         idle_servers.push_back({std::string("loop ") + backend, "fib-loop", {"--quiet", "--backend", backend}});
@@ -249,15 +256,16 @@ int run_compare(const CompareConfig& cfg) {
     idle_servers.push_back({"threads", "fib-threads", {"--quiet", "--max-clients", "10000"}});  // past 1024
 
     std::vector<std::pair<ServerKind, Setting>> plan;
-    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &loops_reuseport, &loops_handoff, &threads}) {
+    const auto client_servers_run = and_step5({&blocking, &loop, &loop_await, &loop_uring, &threads});
+    for (const auto* s : client_servers_run) {
         for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), base(c)}});
     }
-    for (const auto* s : {&blocking, &loop, &loop_await, &loops_reuseport, &loops_handoff, &threads}) {
+    for (const auto* s : and_step5({&blocking, &loop, &loop_await, &threads})) {
         LoadConfig l = base(50);
         l.pipeline = 16;
         plan.push_back({*s, {"pipelined", "50 x 16", l}});
     }
-    for (const auto* s : {&blocking, &loop, &loop_workers, &loops_reuseport, &loops_handoff, &threads}) {
+    for (const auto* s : and_step5({&blocking, &loop, &loop_workers, &threads})) {
         LoadConfig l = base(8);
         l.hog = 1;
         l.hog_n = 35;
@@ -322,7 +330,7 @@ int run_compare(const CompareConfig& cfg) {
     // long as the run lasts: the knee of the hockey stick.
     const std::vector<double> fractions =
         cfg.quick ? std::vector<double>{0.25, 0.75, 1.1} : std::vector<double>{0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2};
-    for (const auto* s : {&loop, &loops_reuseport, &loops_handoff, &threads}) {
+    for (const auto* s : and_step5({&loop, &threads})) {
         if (!exists(s->exe)) continue;
         LoadConfig closed = base(8);
         closed.fib_n = kSweepN;
@@ -432,7 +440,7 @@ int run_compare(const CompareConfig& cfg) {
     auto ran = [&](const ServerKind& s) {
         return exists(s.exe) && std::find(cannot_start.begin(), cannot_start.end(), s.label) == cannot_start.end();
     };
-    for (const auto* s : {&blocking, &loop, &loop_await, &loop_uring, &loops_reuseport, &loops_handoff, &threads}) {
+    for (const auto* s : client_servers_run) {
         if (ran(*s)) client_servers.push_back(s->label);
     }
     for (const auto& s : idle_servers) {
