@@ -304,7 +304,8 @@ TEST(DocPaths, EveryPageLinksBackToTheWorkshopAndEachStepToTheNext) {
         {"docs/step2-two-clients.md", "step3-coroutine-loop.md"},
         {"docs/step3-coroutine-loop.md", "bonus-threads.md"},
         {"docs/step3-deeper.md", "bonus-threads.md"},
-        {"docs/step4-co-await.md", "bonus-threads.md"},
+        {"docs/step4-co-await.md", "step5-loop-per-core.md"},
+        {"docs/step5-loop-per-core.md", "bonus-threads.md"},
         {"docs/bonus-threads.md", "results.md"},
     };
     for (const auto& page : pages()) {
