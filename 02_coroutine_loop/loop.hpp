@@ -45,7 +45,8 @@ private:
     std::unordered_map<int, Task> send_wait;   // fd -> task waiting to write it
     std::unordered_map<int, Task> future_wait; // job -> task waiting for a worker's result
     std::unique_ptr<Poller> poller_;
-    std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
+    // Not make_shared: its memory goes with the last owner, so a use after that is an ASan report.
+    std::shared_ptr<Mailbox> mailbox_{new Mailbox};
     std::vector<int> ready_;
     bool stopping_ = false;
     RefusalLog own_refusals_;

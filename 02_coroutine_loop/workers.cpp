@@ -48,9 +48,11 @@ void Workers::work() {
             if (stopping_) return;
             job = std::move(jobs_.front());
             jobs_.pop_front();
+            ++busy_;
         }
         std::uint64_t value = fib(job.n);  // the slow part, off the loop's thread
         job.reply_to->post([id = job.id, value](Loop& loop) { loop.wake(id, value); });
+        --busy_;
     }
 }
 

@@ -32,6 +32,7 @@ public:
     // the task that waits on the returned job: `co_yield future(job)`. Nothing points into the
     // task's frame, so a frame freed meanwhile is never written into.
     int submit(unsigned n, Loop& loop);
+    int busy() const { return busy_; }  // jobs being computed now
 
 private:
     struct Job {
@@ -44,6 +45,7 @@ private:
 
     unsigned offload_min_;
     std::atomic<unsigned> next_id_{0};
+    std::atomic<int> busy_{0};
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job> jobs_;

@@ -361,9 +361,17 @@ TEST(Workers, EachResultComesBackToTheTaskThatWaitsForIt) {
     EXPECT_EQ(log, (std::vector<std::string>{"fib(10) = 55", "fib(20) = 6765"}));
 }
 
+// Stops the loop once a worker is computing (bounded: at most 100,000 turns).
+Task stops_once_busy(Loop& loop, Workers& pool, std::vector<std::string>& log) {
+    for (int i = 0; i < 100'000 && pool.busy() == 0; ++i) co_yield again(-1);
+    log.push_back(pool.busy() > 0 ? "stopping" : "stopping, but the worker never started");
+    loop.stop();
+}
+
 // A frame freed while its job runs (here: the loop stops and is destroyed) is never written into;
 // the worker posts into a mailbox that nobody reads any more. Under ASan (the asan preset), a
-// worker that wrote its result through a pointer into the frame is a heap-use-after-free.
+// worker that wrote its result through a pointer into the frame, or into a mailbox that died
+// with its loop, is a heap-use-after-free.
 TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
     std::vector<std::string> log;
     std::weak_ptr<Mailbox> mailbox;
@@ -373,7 +381,7 @@ TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
             Loop loop(make_poll_poller());
             mailbox = loop.mailbox();
             loop.spawn(asks_a_worker(pool, loop, 32, log));  // a few ms: still running below
-            loop.spawn(stopper(loop, log));
+            loop.spawn(stops_once_busy(loop, pool, log));
             loop.run();
         }  // the loop and the waiting frame are freed; the job runs on
         EXPECT_FALSE(mailbox.expired()) << "the running job no longer holds the mailbox it will post to";
