@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -361,9 +362,10 @@ TEST(Workers, EachResultComesBackToTheTaskThatWaitsForIt) {
     EXPECT_EQ(log, (std::vector<std::string>{"fib(10) = 55", "fib(20) = 6765"}));
 }
 
-// Stops the loop once a worker is computing (bounded: at most 100,000 turns).
+// Stops the loop once a worker is computing (bounded: 5 s, for a machine busy with other tests).
 Task stops_once_busy(Loop& loop, Workers& pool, std::vector<std::string>& log) {
-    for (int i = 0; i < 100'000 && pool.busy() == 0; ++i) co_yield again(-1);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (pool.busy() == 0 && std::chrono::steady_clock::now() < until) co_yield again(-1);
     log.push_back(pool.busy() > 0 ? "stopping" : "stopping, but the worker never started");
     loop.stop();
 }
@@ -380,7 +382,7 @@ TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
         {
             Loop loop(make_poll_poller());
             mailbox = loop.mailbox();
-            loop.spawn(asks_a_worker(pool, loop, 32, log));  // a few ms: still running below
+            loop.spawn(asks_a_worker(pool, loop, 35, log));  // 12 ms or more: still running below
             loop.spawn(stops_once_busy(loop, pool, log));
             loop.run();
         }  // the loop and the waiting frame are freed; the job runs on
