@@ -19,7 +19,13 @@ Acceptor::Acceptor(int listener, bool nonblocking, RefusalLog* log)
 Fd Acceptor::accept(std::string* addr) {
     Fd client = accept_client(listener_, addr, nonblocking_);
     if (client || (errno != EMFILE && errno != ENFILE)) return client;
-    if (!spare_) spare_ = open_spare();  // a client may have left since the last try
+    if (!spare_) {
+        spare_ = open_spare();  // descriptors may have come back since the last try
+        if (spare_) {           // then the client may be served, not refused
+            client = accept_client(listener_, addr, nonblocking_);
+            if (client || (errno != EMFILE && errno != ENFILE)) return client;
+        }
+    }
     if (!spare_) {
         log_->note("out of file descriptors, none spare: clients wait in the backlog");
         errno = ENFILE;
