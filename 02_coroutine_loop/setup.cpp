@@ -6,12 +6,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
-#include <thread>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "context.hpp"
@@ -70,7 +71,6 @@ std::unique_ptr<Poller> make_poller(std::string_view name) {
     if (name == "io_uring") return make_io_uring_poller();  // throws Unavailable where it cannot run
     throw std::invalid_argument("unknown backend: " + std::string(name));
 }
-
 
 Pause::Pause() : timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
     if (!timer_) throw std::system_error(errno, std::generic_category(), "timerfd_create");
