@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -71,21 +72,32 @@ LoadResult measure(const CompareConfig& cfg, const ServerKind& server, LoadConfi
 
 std::string us(double ns) { return format_ns(ns); }
 
+// Columns as wide as their widest cell (at least 13), measured in what a terminal shows: "µ", "×"
+// and "°" are two bytes but one column.
+int columns(const std::string& s) {
+    return static_cast<int>(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 void print_table(const std::string& title, const std::vector<std::string>& heads,
                  const std::vector<const Measured*>& runs,
                  const std::function<std::vector<std::string>(const Measured&)>& cells) {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<int> width(heads.size(), 13);
+    for (const Measured* m : runs) {
+        rows.push_back(cells(*m));
+        for (std::size_t i = 0; i < rows.back().size() && i < width.size(); ++i) width[i] = std::max(width[i], columns(rows.back()[i]));
+    }
+    auto cell = [&](std::size_t i, const std::string& c) {
+        std::printf(" %*s", width[i] + static_cast<int>(c.size()) - columns(c), c.c_str());
+    };
     std::printf("\n== %s\n", title.c_str());
     std::printf("%-20s %-12s", "server", "setting");
-    for (const auto& h : heads) std::printf(" %13s", h.c_str());
+    for (std::size_t i = 0; i < heads.size(); ++i) cell(i, heads[i]);
     std::printf("\n");
-    for (const Measured* m : runs) {
-        std::printf("%-20s %-12s", m->server.label.c_str(), m->setting.setting.c_str());
-        for (const auto& c : cells(*m)) {
-            // Pad by display width: "µ" is two bytes but one column.
-            int extra = c.find("µ") != std::string::npos ? 1 : 0;
-            std::printf(" %*s", 13 + extra, c.c_str());
-        }
-        std::printf("%s\n", m->result.client_saturated ? "  *client-bound" : "");
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+        std::printf("%-20s %-12s", runs[r]->server.label.c_str(), runs[r]->setting.setting.c_str());
+        for (std::size_t i = 0; i < rows[r].size() && i < width.size(); ++i) cell(i, rows[r][i]);
+        std::printf("%s\n", runs[r]->result.client_saturated ? "  *client-bound" : "");
     }
 }
 
@@ -188,6 +200,25 @@ void plot_timeline(const std::string& dir, const std::vector<const Measured*>& r
     plot(dir, "timeline", script + "unset multiplot\n");
 }
 
+// The knee of each curve: the highest offered load whose median p99 stayed under 10 ms.
+constexpr double kKneeNs = 10e6;
+
+void print_knees(const std::vector<const Measured*>& runs) {
+    std::vector<std::pair<std::string, const Measured*>> knees;
+    for (const Measured* m : runs) {
+        auto at = std::find_if(knees.begin(), knees.end(), [&](auto& k) { return k.first == m->server.label; });
+        if (at == knees.end()) at = knees.insert(knees.end(), {m->server.label, nullptr});
+        if (m->result.p99_by_window().median < kKneeNs && (!at->second || m->result.config.rate > at->second->result.config.rate)) {
+            at->second = m;
+        }
+    }
+    std::printf("knee, the highest offered load with a p99 under 10 ms:");
+    for (const auto& [label, m] : knees) {
+        std::printf("  %s %s", label.c_str(), m ? (format_count(m->result.config.rate) + "/s (" + m->setting.setting + ")").c_str() : "none");
+    }
+    std::printf("\n");
+}
+
 // latency.svg: the CO-corrected p99 and p50 against the offered rate, one pair of lines per model.
 void plot_latency(const std::string& dir, const std::vector<const Measured*>& runs) {
     std::vector<std::string> servers;
@@ -200,7 +231,8 @@ void plot_latency(const std::string& dir, const std::vector<const Measured*>& ru
         for (const Measured* m : runs) {
             if (m->server.label != s) continue;
             const auto& r = m->result;
-            out << r.config.rate << " " << static_cast<double>(r.main.latency.percentile(99)) / 1e3 << " "
+            Spread p99 = r.p99_by_window();
+            out << r.config.rate << " " << p99.median / 1e3 << " " << p99.min / 1e3 << " " << p99.max / 1e3 << " "
                 << static_cast<double>(r.main.latency.percentile(50)) / 1e3 << "\n";
         }
         out << "\n\n";
@@ -209,13 +241,15 @@ void plot_latency(const std::string& dir, const std::vector<const Measured*>& ru
     std::string plots;
     for (std::size_t i = 0; i < servers.size(); ++i) {
         std::string idx = "'" + dir + "/latency.dat' index " + std::to_string(i), lc = " lc " + std::to_string(i + 1);
-        plots += (i ? ", " : "") + idx + " using 1:2 with linespoints pt 7 lw 2" + lc + " title '" + servers[i] + " p99', " +
-                 idx + " using 1:3 with linespoints pt 6 lw 1 dt 2" + lc + " title '" + servers[i] + " p50'";
+        plots += (i ? ", " : "") + idx + " using 1:2:3:4 with yerrorlines pt 7 lw 2" + lc + " title '" + servers[i] + " p99', " +
+                 idx + " using 1:5 with linespoints pt 6 lw 1 dt 2" + lc + " title '" + servers[i] + " p50'";
     }
     plot(dir, "latency",
-         "set title 'Latency against offered load, fib(" + std::to_string(kSweepN) +
-             "), open loop (corrected for coordinated omission)'\nset xlabel 'offered requests/s'\n"
-             "set ylabel 'latency (µs, log scale)'\nset logscale y\nset format y '%.0f'\nset key inside top left\nplot " +
+         "set title \"Latency against offered load, fib(" + std::to_string(kSweepN) +
+             "), open loop (corrected for coordinated omission)\\np99: the median of three windows, the bar their spread; "
+             "dotted: 10 ms, the knee\"\nset xlabel 'offered requests/s'\n"
+             "set ylabel 'latency (µs, log scale)'\nset logscale y\nset format y '%.0f'\nset key inside top left\n"
+             "set arrow from graph 0, first 10000 to graph 1, first 10000 nohead dt 3 lc rgb 'gray30'\nplot " +
              plots + "\n");
 }
 
@@ -223,7 +257,7 @@ void plot_latency(const std::string& dir, const std::vector<const Measured*>& ru
 
 int run_compare(const CompareConfig& cfg) {
     auto exists = [&](const std::string& exe) { return ::access((cfg.bin_dir + "/" + exe).c_str(), X_OK) == 0; };
-    const double warmup = cfg.quick ? 0.1 : 0.5, duration = cfg.quick ? 0.25 : 2.0;
+    const double warmup = cfg.quick ? 0.1 : 0.5, duration = cfg.quick ? 0.2 : 1.5;
     auto base = [&](int clients) {
         LoadConfig l;
         l.clients = clients;
@@ -233,6 +267,8 @@ int run_compare(const CompareConfig& cfg) {
         return l;
     };
 
+    // The ruler (bench/floor.cpp): the least a server can do here, measured in the same run.
+    const ServerKind floor{"floor", "fib-floor", {"--quiet"}};
     const ServerKind blocking{"blocking", "fib-blocking", {"--quiet"}};
     const ServerKind loop{"loop", "fib-loop", {"--quiet"}};
     const ServerKind loop_await{"loop await", "fib-loop", {"--quiet", "--handler", "await"}};  // Step 4
@@ -249,18 +285,18 @@ int run_compare(const CompareConfig& cfg) {
         if (!cfg.quick) servers.insert(at, &loops_reuseport);
         return servers;
     };
-    std::vector<ServerKind> idle_servers;
+    std::vector<ServerKind> idle_servers{floor};
     for (const char* backend : {"select", "poll", "epoll", "io_uring"}) {  // each with its default limit
         idle_servers.push_back({std::string("loop ") + backend, "fib-loop", {"--quiet", "--backend", backend}});
     }
     idle_servers.push_back({"threads", "fib-threads", {"--quiet", "--max-clients", "10000"}});  // past 1024
 
     std::vector<std::pair<ServerKind, Setting>> plan;
-    const auto client_servers_run = and_step5({&blocking, &loop, &loop_await, &loop_uring, &threads});
+    const auto client_servers_run = and_step5({&floor, &blocking, &loop, &loop_await, &loop_uring, &threads});
     for (const auto* s : client_servers_run) {
         for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), base(c)}});
     }
-    for (const auto* s : and_step5({&blocking, &loop, &loop_await, &threads})) {
+    for (const auto* s : and_step5({&floor, &blocking, &loop, &loop_await, &threads})) {
         LoadConfig l = base(50);
         l.pipeline = 16;
         plan.push_back({*s, {"pipelined", "50 x 16", l}});
@@ -304,7 +340,7 @@ int run_compare(const CompareConfig& cfg) {
     }
 
     std::vector<std::string> missing;
-    for (const char* exe : {"fib-blocking", "fib-loop", "fib-threads"}) {
+    for (const char* exe : {"fib-floor", "fib-blocking", "fib-loop", "fib-threads"}) {
         if (!exists(exe)) missing.push_back(exe);
     }
     for (const auto& m : missing) std::printf("note: %s is not built yet; its rows are left out\n", m.c_str());
@@ -325,22 +361,29 @@ int run_compare(const CompareConfig& cfg) {
             cannot_start.push_back(server.label);
         }
     }
-    // Latency against offered load (latency.svg): each model's closed-loop capacity on fib(25)
-    // first, then the open loop from 10% to 120% of it. Past the capacity the queue grows for as
-    // long as the run lasts: the knee of the hockey stick.
+    // Latency against offered load (latency.svg): each model's capacity on fib(25) first (a closed
+    // loop with 4 requests in flight per client, so the server is never short of work: with one in
+    // flight it idles while each reply travels, and its open loop runs past that "capacity"), then
+    // the open loop from 25% to 110% of it. Past the capacity the queue grows for as
+    // long as the run lasts: the knee of the hockey stick. Each point's window is cut in three and
+    // its p99 is the median of the three, with their spread: one stall of the machine moves one
+    // window's p99, not the point (docs/bench.md). The floor's curve shows where the machine alone
+    // puts the knee.
     const std::vector<double> fractions =
-        cfg.quick ? std::vector<double>{0.25, 0.75, 1.1} : std::vector<double>{0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2};
-    for (const auto* s : and_step5({&loop, &threads})) {
+        cfg.quick ? std::vector<double>{0.25, 0.75, 1.1} : std::vector<double>{0.25, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1};
+    for (const auto* s : {&floor, &loop, &loops_handoff, &threads}) {
         if (!exists(s->exe)) continue;
         LoadConfig closed = base(8);
         closed.fib_n = kSweepN;
-        closed.mixed = true;  // the open loop mixes n and n - 1: so must the run that sets its scale
-        closed.duration_s = cfg.quick ? 0.25 : 2.0;
+        closed.pipeline = 4;  // which mixes n and n - 1, as the open loop does
+        closed.duration_s = cfg.quick ? 0.2 : 1.5;
         std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", "capacity");
         double capacity = measure(cfg, *s, closed).replies_per_s();
         for (double f : fractions) {
             LoadConfig open = closed;
-            open.duration_s = cfg.quick ? 0.25 : 1.0;
+            open.warmup_s = cfg.quick ? 0.1 : 0.3;
+            open.duration_s = cfg.quick ? 0.21 : 1.8;
+            open.windows = 3;
             open.rate = f * capacity;
             char setting[16];
             std::snprintf(setting, sizeof setting, "%.0f%%", 100 * f);
@@ -358,24 +401,47 @@ int run_compare(const CompareConfig& cfg) {
         }
         return v;
     };
-    auto p = [](const Histogram& h, double q) { return us(static_cast<double>(h.percentile(q))); };
+    // A latency, marked ° when it is within what the machine alone delays a sleeping thread in that
+    // run (its p99 lateness): such a figure says nothing about the server.
+    bool marked = false;
+    auto lat = [&](const Measured& m, double ns) {
+        const Histogram& late = m.result.machine.late;
+        bool within = late.count() > 0 && ns <= static_cast<double>(late.percentile(99));
+        marked = marked || within;
+        return us(ns) + (within ? "°" : "");
+    };
+    auto p = [&](const Measured& m, const Histogram& h, double q) { return lat(m, static_cast<double>(h.percentile(q))); };
+    // Server CPU per reply over the floor's in the same scenario and setting, this run.
+    auto times_floor = [&](const Measured& m) {
+        for (const auto& f : all) {
+            if (f.server.label == floor.label && f.setting.scenario == m.setting.scenario && f.setting.setting == m.setting.setting &&
+                f.result.server_cpu_per_reply_us() > 0) {
+                char b[32];
+                std::snprintf(b, sizeof b, "%.2f×", m.result.server_cpu_per_reply_us() / f.result.server_cpu_per_reply_us());
+                return std::string(b);
+            }
+        }
+        return std::string("-");
+    };
     auto cpu_us = [](double v) {
         char b[32];
         std::snprintf(b, sizeof b, "%.2f µs", v);
         return std::string(b);
     };
     print_table("1. Clients on fib(1): throughput, latency, how many are served at once",
-                {"replies/s", "p50", "p99", "served", "CPU/reply"}, pick("clients"), [&](const Measured& m) {
+                {"replies/s", "p50", "p99", "served", "CPU/reply", "× floor"}, pick("clients"), [&](const Measured& m) {
                     const auto& r = m.result;
-                    return std::vector<std::string>{format_count(r.replies_per_s()), p(r.main.latency, 50),
-                                                    p(r.main.latency, 99), served(r.main), cpu_us(r.server_cpu_per_reply_us())};
+                    return std::vector<std::string>{format_count(r.replies_per_s()), p(m, r.main.latency, 50),
+                                                    p(m, r.main.latency, 99), served(r.main), cpu_us(r.server_cpu_per_reply_us()),
+                                                    times_floor(m)};
                 });
     print_table("2. Pipelined: 50 clients, each with 16 requests in flight, fib(1)",
-                {"replies/s", "p50", "p99", "served", "CPU/reply", "bench/reply"}, pick("pipelined"), [&](const Measured& m) {
+                {"replies/s", "p50", "p99", "served", "CPU/reply", "× floor", "bench/reply"}, pick("pipelined"),
+                [&](const Measured& m) {
                     const auto& r = m.result;
-                    return std::vector<std::string>{format_count(r.replies_per_s()), p(r.main.latency, 50),
-                                                    p(r.main.latency, 99), served(r.main), cpu_us(r.server_cpu_per_reply_us()),
-                                                    cpu_us(r.client_cpu_per_reply_us())};
+                    return std::vector<std::string>{format_count(r.replies_per_s()), p(m, r.main.latency, 50),
+                                                    p(m, r.main.latency, 99), served(r.main), cpu_us(r.server_cpu_per_reply_us()),
+                                                    times_floor(m), cpu_us(r.client_cpu_per_reply_us())};
                 });
     if (exists("fib-blocking")) std::printf("(blocking serves one of the 50: the others wait in its listen backlog)\n");
     auto short_beside = [&](const Measured& m) {
@@ -383,7 +449,7 @@ int run_compare(const CompareConfig& cfg) {
         char other[32];
         double other_rate = r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0;
         std::snprintf(other, sizeof other, "%.1f", other_rate);
-        return std::vector<std::string>{p(r.main.latency, 50), p(r.main.latency, 99), served(r.main),
+        return std::vector<std::string>{p(m, r.main.latency, 50), p(m, r.main.latency, 99), served(r.main),
                                         format_count(r.replies_per_s()), other};
     };
     print_table("3. Head-of-line: 8 clients on fib(1) beside 1 client looping on fib(35)",
@@ -395,30 +461,48 @@ int run_compare(const CompareConfig& cfg) {
                     return cells;
                 });
     print_table("5. Idle connections beside 8 active clients on fib(1)",
-                {"replies/s", "CPU/reply", "RSS", "held", "refused", "p99"}, pick("idle"), [&](const Measured& m) {
+                {"replies/s", "CPU/reply", "× floor", "RSS", "held", "refused", "p99"}, pick("idle"), [&](const Measured& m) {
                     const auto& r = m.result;
                     char rss[32];
                     std::snprintf(rss, sizeof rss, "%.1f MiB", static_cast<double>(r.server_rss_kib) / 1024);
                     int held = r.config.idle - r.connections.refused_by_server - static_cast<int>(r.errors.idle_closed);
-                    return std::vector<std::string>{format_count(r.replies_per_s()), cpu_us(r.server_cpu_per_reply_us()), rss,
+                    return std::vector<std::string>{format_count(r.replies_per_s()), cpu_us(r.server_cpu_per_reply_us()),
+                                                    times_floor(m), rss,
                                                     std::to_string(std::max(0, held)),
                                                     std::to_string(r.connections.refused_by_server),
-                                                    p(r.main.latency, 99)};
+                                                    p(m, r.main.latency, 99)};
                 });
     if (exists("fib-blocking")) std::printf("(blocking is left out of 5: it serves one connection at a time)\n");
     print_table("6. Latency against offered load: 8 clients on fib(" + std::to_string(kSweepN) +
-                    "), open loop, as a share of the closed-loop capacity",
-                {"offered/s", "replies/s", "p50", "p99", "late sends"}, pick("latency"), [&](const Measured& m) {
+                    "), open loop, as a share of its capacity (4 in flight per client)",
+                {"offered/s", "replies/s", "p50", "p99", "p99 spread", "late sends"}, pick("latency"), [&](const Measured& m) {
                     const auto& r = m.result;
+                    Spread p99 = r.p99_by_window();
                     return std::vector<std::string>{format_count(r.config.rate), format_count(r.replies_per_s()),
-                                                    p(r.main.latency, 50), p(r.main.latency, 99), format_count(double(r.late))};
+                                                    p(m, r.main.latency, 50), lat(m, p99.median), us(p99.min) + "-" + us(p99.max),
+                                                    format_count(double(r.late))};
                 });
+    std::printf("(p99: the median of the window's three thirds, and their spread; late sends: requests fib-bench\n"
+                " sent over 1 ms after their time, which the latency still counts from the time they were due)\n");
+    print_knees(pick("latency"));
 
     std::uint64_t errors = 0;
     bool saturated = false;
     for (const auto& m : all) {
         errors += m.result.errors.total();
         saturated = saturated || m.result.client_saturated;
+    }
+    if (marked) {
+        std::printf("\n°: at or below the machine's p99 lateness in that run (a sleeping thread woke that late, the `machine`\n"
+                    " line of fib-bench run): the machine alone delays a reply that much, so the figure says nothing\n"
+                    " about the server.\n");
+    }
+    Histogram late;
+    for (const auto& m : all) late.merge(m.result.machine.late);
+    if (late.count() > 0) {
+        std::printf("machine: over all the runs a sleeping thread woke late by p50 %s, p99 %s, max %s\n",
+                    us(static_cast<double>(late.percentile(50))).c_str(), us(static_cast<double>(late.percentile(99))).c_str(),
+                    us(static_cast<double>(late.max())).c_str());
     }
     if (saturated) {
         std::printf("\n*client-bound: fib-bench used over 90%% of its threads' CPU in that row, so the row measures\n"
@@ -460,7 +544,8 @@ int run_compare(const CompareConfig& cfg) {
              "set title 'Replies/s vs clients, fib(1)'\nset ylabel 'replies/s'\nplot " +
                  lines_with_points(dir + "/clients.dat", client_servers, "2") +
                  "\nset title 'Server CPU per reply (the fair figure when fib-bench is the limit)'\nset xlabel 'clients'\n"
-                 "set ylabel 'µs of server CPU per reply'\nplot " +
+                 "set ylabel 'µs of server CPU per reply (log scale)'\nset logscale y\nset yrange [*:*]\n"
+                 "set ytics (2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 200)\nplot " +
                  lines_with_points(dir + "/clients_cpu.dat", client_servers, "2") + "\nunset multiplot\n");
 
         std::ofstream bars(dir + "/pipelined.dat");
@@ -475,21 +560,36 @@ int run_compare(const CompareConfig& cfg) {
              "plot '" + dir + "/pipelined.dat' using 0:($3 == 0 ? $2 : 1/0):xtic(1) with boxes lc 1 title 'served (clients)', '' "
              "using 0:($3 == 1 ? $2 : 1/0):xtic(1) with boxes fs empty lc 1 title 'hollow: fib-bench saturated'\n");
 
+        // A client never served has no latency, so a p99 bar alone would flatter the server that
+        // served one of 8: those rows get a hatched bar to the top, "7 of 8 never served".
         std::ofstream hol(dir + "/hol.dat");
+        double top = 10;
+        for (const char* scenario : {"hol", "fairness"}) {
+            for (const auto* m : pick(scenario)) top = std::max(top, 30 * static_cast<double>(m->result.main.latency.percentile(99)) / 1e3);
+        }
+        hol << "# server, short-request p99 (µs), clients never served, of how many, label\n";
         for (const char* scenario : {"hol", "fairness"}) {
             for (const auto* m : pick(scenario)) {
+                const ClassStats& s = m->result.main;
+                int never = s.clients - s.served;
                 hol << "\"" << m->server.label << (std::string(scenario) == "hol" ? " / hog" : " / flood") << "\" "
-                    << std::max(1.0, static_cast<double>(m->result.main.latency.percentile(99)) / 1e3) << " \""
-                    << served(m->result.main) << "\"\n";
+                    << std::max(1.0, static_cast<double>(s.latency.percentile(99)) / 1e3) << " " << never << " " << s.clients << " \""
+                    << (never > 0 ? std::to_string(never) + " of " + std::to_string(s.clients) + " never served"
+                                  : "served " + served(s))
+                    << "\"\n";
             }
         }
         hol.close();
+        char range[64];
+        std::snprintf(range, sizeof range, "set yrange [1:%.0f]\n", top);
         plot(dir, "hol",
              "set title 'Short-request p99 beside a hog looping on fib(35), or a flood pipelining fib(20)'\n"
-             "set style fill solid 0.6\nset boxwidth 0.6\nset logscale y\nset ylabel 'p99 (µs, log scale)'\nset key off\n"
-             "set xtics rotate by -30\nset bmargin 6\n"
-             "plot '" + dir + "/hol.dat' using 0:2:xtic(1) with boxes, '' using 0:2:(sprintf('served %s', stringcolumn(3))) "
-             "with labels offset 0,0.8 font ',9'\n");
+             "set boxwidth 0.6\nset logscale y\nset style textbox opaque noborder\n" + std::string(range) +
+                 "set ylabel 'p99 (µs, log scale)'\nset key top left\nset xtics rotate by -30\nset bmargin 6\n"
+                 "plot '" + dir + "/hol.dat' using 0:($3 > 0 ? " + std::to_string(top) + " : 1/0):xtic(1) with boxes fs pattern 4 "
+                 "lc rgb 'gray40' title 'clients never served', '' using 0:2 with boxes fs solid 0.6 lc 1 title 'p99 of those served', "
+                 "'' using 0:($3 > 0 ? " + std::to_string(std::sqrt(top)) + " : 1/0):5 with labels rotate by 90 boxed font ',10' "
+                 "notitle, '' using 0:($3 > 0 ? 1/0 : $2):5 with labels offset 0,0.8 font ',9' notitle\n");
 
         write_plot_data(
             dir + "/idle.dat", all, "idle", idle_labels,

@@ -68,4 +68,16 @@ std::uint64_t Histogram::percentile(double p) const {
     return max_;
 }
 
+Spread spread_of(const std::vector<Histogram>& windows, double p) {
+    std::vector<double> values;
+    for (const Histogram& h : windows) {
+        if (h.count() > 0) values.push_back(static_cast<double>(h.percentile(p)));
+    }
+    if (values.empty()) return {};
+    std::sort(values.begin(), values.end());
+    std::size_t mid = values.size() / 2;
+    double median = values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    return {median, values.front(), values.back()};
+}
+
 }  // namespace fibs::bench

@@ -37,4 +37,12 @@ private:
     __uint128_t sum_ = 0;
 };
 
+// One percentile over a run cut into windows: the median of the windows' values (the middle one
+// of three; the mean of the middle two for an even count), and the lowest and highest. Windows
+// without a value are left out; all zero when none has one.
+struct Spread {
+    double median = 0, min = 0, max = 0;
+};
+Spread spread_of(const std::vector<Histogram>& windows, double p);
+
 }  // namespace fibs::bench

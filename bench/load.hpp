@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "machine_probe.hpp"
 
 namespace fibs::bench {
 
@@ -26,7 +27,8 @@ struct LoadConfig {
     unsigned flood_n = 20;
     double rate = 0;            // > 0: open loop, requests/s over all clients on a fixed schedule
     int pipeline = 1;           // requests in flight per connection (closed loop); refilled in batches
-    bool mixed = false;         // mix n and its neighbour even in a plain closed loop (as the open loop does)
+    int windows = 1;            // > 1: the window cut into this many equal parts, each with its own latency
+                                // (the latency curve's median p99 and spread: docs/bench.md)
     double timeout_s = 10;      // per reply, and per connect
     int threads = 1;
     pid_t server_pid = 0;       // > 0: read its CPU time and memory from /proc
@@ -43,6 +45,7 @@ struct ClassStats {
     Histogram latency;             // ns; with --rate: from the intended send time
     Histogram latency_uncorrected; // ns; with --rate: from the actual send time
     Histogram first_reply;         // ns from the window start to each served client's first reply
+    std::vector<Histogram> windows;  // with config.windows > 1: `latency` again, one per part of the window
     void merge(const ClassStats& o);
 };
 
@@ -87,8 +90,9 @@ struct LoadResult {
     double window_s = 0;
     // Open loop only.
     std::uint64_t sent = 0, late = 0;
-    // The client itself.
+    // The client itself (without the probe), and how late a sleeping thread woke meanwhile.
     double client_cpu_s = 0;
+    MachineDelay machine;
     bool client_saturated = false;
     // The server, with server_pid.
     bool server_measured = false;
@@ -102,6 +106,7 @@ struct LoadResult {
     double server_cpu_per_reply_us() const { return per_reply_us(server_cpu_s); }
     double client_cpu_per_reply_us() const { return per_reply_us(client_cpu_s); }
     double per_reply_us(double cpu_s) const;  // CPU seconds per reply (measured and hog), in µs
+    Spread p99_by_window() const { return spread_of(main.windows, 99); }  // ns; zeros unless config.windows > 1
 };
 
 LoadResult run_load(const LoadConfig& config);

@@ -10,6 +10,8 @@ void ClassStats::merge(const ClassStats& o) {
     latency.merge(o.latency);
     latency_uncorrected.merge(o.latency_uncorrected);
     first_reply.merge(o.first_reply);
+    if (windows.size() < o.windows.size()) windows.resize(o.windows.size());
+    for (std::size_t i = 0; i < o.windows.size(); ++i) windows[i].merge(o.windows[i]);
 }
 
 void Errors::merge(const Errors& o) {

@@ -38,6 +38,17 @@ std::string percentiles(const Histogram& h) {
 
 }  // namespace
 
+std::string machine_line(const LoadResult& r) {
+    const Histogram& h = r.machine.late;
+    if (h.count() == 0) return "not measured (the window was too short for one wake-up)";
+    auto at = [&h](double p) { return format_ns(static_cast<double>(h.percentile(p))); };
+    char cost[96];
+    std::snprintf(cost, sizeof cost, " (%s wake-ups, the probe used %.1f%% of a core)", format_count(double(h.count())).c_str(),
+                  r.window_s > 0 ? 100 * r.machine.cpu_s / r.window_s : 0);
+    return "a sleeping thread woke late by p50 " + at(50) + ", p99 " + at(99) + ", max " +
+           format_ns(static_cast<double>(h.max())) + cost;
+}
+
 void print_report(std::FILE* out, const LoadResult& r) {
     const LoadConfig& c = r.config;
     auto line = [out](const char* label, const std::string& text) { std::fprintf(out, "%-12s %s\n", label, text.c_str()); };
@@ -106,6 +117,7 @@ void print_report(std::FILE* out, const LoadResult& r) {
         add(e.unanswered, "unanswered");
         line("errors", text);
     }
+    line("machine", machine_line(r));
     char cpu[160];
     std::snprintf(cpu, sizeof cpu, "%.0f%% CPU of %d thread%s, %.2f µs CPU per reply",
                   r.window_s > 0 ? 100 * r.client_cpu_s / r.window_s : 0, c.threads, c.threads == 1 ? "" : "s",
@@ -132,6 +144,7 @@ Figures figures_of(const LoadResult& r) {
     auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
     const Histogram& l = r.main.latency;
     const Histogram& hl = r.hog.latency;
+    const Histogram& m = r.machine.late;
     double achieved = r.window_s > 0 ? static_cast<double>(r.sent) / r.window_s : 0;
     return {
         {"clients", r.config.clients},
@@ -162,6 +175,9 @@ Figures figures_of(const LoadResult& r) {
         {"p99_us", us(l.percentile(99))},
         {"p999_us", us(l.percentile(99.9))},
         {"max_us", us(l.max())},
+        {"p99_window_median_us", r.p99_by_window().median / 1e3},
+        {"p99_window_min_us", r.p99_by_window().min / 1e3},
+        {"p99_window_max_us", r.p99_by_window().max / 1e3},
         {"uncorrected_p50_us", us(r.main.latency_uncorrected.percentile(50))},
         {"uncorrected_p99_us", us(r.main.latency_uncorrected.percentile(99))},
         {"rate_achieved", achieved},
@@ -187,6 +203,10 @@ Figures figures_of(const LoadResult& r) {
         {"server_rss_kib", static_cast<double>(r.server_rss_kib)},
         {"server_hwm_kib", static_cast<double>(r.server_hwm_kib)},
         {"server_threads", r.server_threads},
+        {"machine_late_p50_us", us(m.percentile(50))},
+        {"machine_late_p99_us", us(m.percentile(99))},
+        {"machine_late_max_us", us(m.max())},
+        {"machine_probe_cpu_s", r.machine.cpu_s},
     };
 }
 

@@ -15,6 +15,8 @@ std::string format_ns(double ns);
 std::string format_count(double value);
 
 void print_report(std::FILE* out, const LoadResult& r);
+// The report's `machine` line: "a sleeping thread woke late by p50 76 µs, p99 118 µs, max 1.93 ms (...)".
+std::string machine_line(const LoadResult& r);
 
 // Every figure of a run as name -> value, in a fixed order (the columns of the CSV).
 using Figures = std::vector<std::pair<std::string, double>>;

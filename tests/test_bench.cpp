@@ -14,6 +14,7 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 #include <cstdio>
 #include <cctype>
 #include <iterator>
@@ -31,6 +32,8 @@ namespace fibs::test {
 namespace {
 
 using bench::Histogram;
+using bench::Spread;
+using bench::spread_of;
 
 TEST(Histogram, PercentilesWithinOnePercentOfExact) {
     std::mt19937_64 rng(42);
@@ -60,6 +63,27 @@ TEST(Histogram, SmallValuesAreExactAndBucketsAreContiguous) {
         ASSERT_EQ(Histogram::index_of(Histogram::lowest_of(i)), i);
     }
     EXPECT_EQ(Histogram::index_of(UINT64_MAX), 7423u);
+}
+
+// The latency curve's point: the median of its windows' p99, and their spread.
+TEST(Histogram, SpreadIsTheMedianOfTheWindowsAndTheirRange) {
+    auto window = [](std::uint64_t p99_ns) {  // 99 replies at 100 ns, one at p99_ns: its p99 is p99_ns
+        Histogram h;
+        for (int i = 0; i < 98; ++i) h.record(100);
+        h.record(p99_ns);
+        h.record(p99_ns);
+        return h;
+    };
+    std::vector<Histogram> three{window(200), window(9'000'000), window(2'000)};
+    Spread s = spread_of(three, 99);
+    EXPECT_NEAR(s.median, 2'000, 2'000 * 0.004) << "one stalled window does not move the median";
+    EXPECT_NEAR(s.min, 200, 1);
+    EXPECT_NEAR(s.max, 9'000'000, 9'000'000 * 0.004);
+    three.push_back(Histogram());  // a window without a reply says nothing
+    EXPECT_NEAR(spread_of(three, 99).median, s.median, 1);
+    std::vector<Histogram> two{window(200), window(2'000)};
+    EXPECT_NEAR(spread_of(two, 99).median, 1'100, 1'100 * 0.004) << "two windows: the mean of both";
+    EXPECT_EQ(spread_of({}, 99).max, 0);
 }
 
 TEST(Histogram, MergeEqualsRecordingEverythingInOne) {
@@ -438,8 +462,61 @@ TEST_P(BenchTrace, OnlyTheClientsServedHaveSlices) {
 
 INSTANTIATE_TEST_SUITE_P(Servers, BenchTrace,
                          testing::Values(std::pair<std::string, int>{"fib-blocking", 1},
-                                         std::pair<std::string, int>{"fib-loop", 4}),
-                         [](const auto& info) { return info.param.first == "fib-blocking" ? std::string("blocking") : std::string("loop"); });
+                                         std::pair<std::string, int>{"fib-loop", 4}, std::pair<std::string, int>{"fib-floor", 4}),
+                         [](const auto& info) { return info.param.first.substr(4); });
+
+// A window cut in three: every reply counted in exactly one third, the point's p99 between them.
+TEST(BenchLoad, WindowsSplitTheLatencyAndTheirMedianLiesWithinTheirSpread) {
+    ServerProcess server(bin("fib-floor"), {"--quiet"});
+    bench::LoadConfig cfg = quick_load(server.port(), 2, 0.6);
+    cfg.windows = 3;
+    cfg.rate = 3000;
+    auto r = bench::run_load(cfg);
+    ASSERT_EQ(r.main.windows.size(), 3u);
+    std::uint64_t counted = 0;
+    for (const auto& w : r.main.windows) {
+        EXPECT_GT(w.count(), 300u) << "each third holds about a third of 1,800 replies";
+        counted += w.count();
+    }
+    EXPECT_EQ(counted, r.main.latency.count());
+    Spread p99 = r.p99_by_window();
+    EXPECT_LE(p99.min, p99.median);
+    EXPECT_LE(p99.median, p99.max);
+    EXPECT_GT(p99.min, 0);
+    EXPECT_EQ(server.stop(), 0) << dump(server);
+}
+
+// Every run says how late a sleeping thread woke during its window: one `machine` line, and the
+// figures in the JSON. The probe keeps its schedule (no more wake-ups than ticks): what it costs.
+TEST(BenchMachine, EveryRunPrintsTheMachineLineAndItsFigures) {
+    ServerProcess server(bin("fib-floor"), {"--quiet"});
+    std::string json = testing::TempDir() + "machine-" + std::to_string(::getpid()) + ".json";
+    Finished run = run_to_end(bin("fib-bench"), {"run", "--port", std::to_string(server.port()), "--clients", "2",
+                                                 "--duration", "0.5s", "--warmup", "0s", "--json", json});
+    EXPECT_EQ(run.code, 0) << run.output;
+    static const std::regex line(R"(machine {6}a sleeping thread woke late by p50 ([0-9.]+) (ns|µs|ms|s), p99 ([0-9.]+) (ns|µs|ms|s), )"
+                                 R"(max ([0-9.]+) (ns|µs|ms|s) \(([0-9,]+) wake-ups, the probe used ([0-9.]+)% of a core\))");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(run.output, m, line)) << run.output;
+    auto ns = [&m](int at) {
+        std::map<std::string, double> unit{{"ns", 1}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+        return std::stod(m[at]) * unit.at(m[at + 1]);
+    };
+    EXPECT_LE(ns(1), ns(3));
+    EXPECT_LE(ns(3), ns(5));
+    std::string wakeups = m[7];
+    wakeups.erase(std::remove(wakeups.begin(), wakeups.end(), ','), wakeups.end());
+    EXPECT_GT(std::stoi(wakeups), 0);
+    EXPECT_LE(std::stoi(wakeups), 0.5 / 0.0025 + 2) << "one wake-up per 2.5 ms tick at most";
+    std::ifstream in(json);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::remove(json.c_str());
+    EXPECT_TRUE(JsonCheck::parses(text)) << text;
+    for (const char* key : {"\"machine_late_p50_us\"", "\"machine_late_p99_us\"", "\"machine_late_max_us\"", "\"machine_probe_cpu_s\""}) {
+        EXPECT_NE(text.find(key), std::string::npos) << key;
+    }
+    EXPECT_EQ(server.stop(), 0) << dump(server);
+}
 
 TEST(BenchLoad, BlockingServerServesOneOfFour) {
     ServerProcess server(bin("fib-blocking"), {"--quiet"});
@@ -480,6 +557,42 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
     for (const char* step5 : {"2 loops handoff,clients,8,", "2 loops handoff,pipelined,", "2 loops handoff,hol,",
                               "2 loops handoff,latency,", "2 loops handoff,timeline,8 + hog,"}) {
         EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](auto& l) { return l.rfind(step5, 0) == 0; })) << step5;
+    }
+    // The ruler beside every step, and each CPU figure over its own.
+    for (const char* ruler : {"floor,clients,8,", "floor,pipelined,", "floor,idle,500 idle,", "floor,latency,"}) {
+        EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](auto& l) { return l.rfind(ruler, 0) == 0; })) << ruler;
+    }
+    EXPECT_NE(run.output.find("× floor"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("knee, the highest offered load with a p99 under 10 ms:"), std::string::npos);
+    EXPECT_NE(run.output.find("machine: over all the runs a sleeping thread woke late by p50 "), std::string::npos);
+    // Each latency point: a median p99 between the lowest and highest of its three windows.
+    std::vector<std::string> columns;
+    for (std::size_t at = 0, next; at != std::string::npos; at = next == std::string::npos ? next : next + 1) {
+        next = header.find(',', at);
+        columns.push_back(header.substr(at, next == std::string::npos ? next : next - at));
+    }
+    auto column = [&](const std::string& name) { return std::find(columns.begin(), columns.end(), name) - columns.begin(); };
+    int points = 0;
+    for (const auto& l : lines) {
+        if (l.find(",latency,") == std::string::npos) continue;
+        std::vector<std::string> cells;
+        std::stringstream ss(l);
+        for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+        ASSERT_EQ(cells.size(), columns.size()) << l;
+        double lo = std::stod(cells[column("p99_window_min_us")]), mid = std::stod(cells[column("p99_window_median_us")]),
+               hi = std::stod(cells[column("p99_window_max_us")]);
+        EXPECT_GT(lo, 0) << l;
+        EXPECT_LE(lo, mid) << l;
+        EXPECT_LE(mid, hi) << l;
+        ++points;
+    }
+    EXPECT_GE(points, 12) << "three loads for each of floor, loop, 2 loops, threads";
+    // The hog chart's data: blocking served one of its 8 short clients, and the 7 others are drawn.
+    if (std::filesystem::exists(out / "hol.dat")) {
+        std::ifstream hol(out / "hol.dat");
+        std::string text((std::istreambuf_iterator<char>(hol)), {});
+        EXPECT_TRUE(std::regex_search(text, std::regex(R"("blocking / hog" [0-9.e+]+ 7 8 "7 of 8 never served")"))) << text;
+        EXPECT_TRUE(std::regex_search(text, std::regex(R"("loop --workers 2 / hog" [0-9.e+]+ 0 8 "served 8/8")"))) << text;
     }
     std::ifstream json(out / "compare.json");
     std::string text((std::istreambuf_iterator<char>(json)), {});

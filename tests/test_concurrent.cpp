@@ -151,6 +151,7 @@ std::vector<OrderCase> order_cases() {
         {{"loop_await_inline", "fib-loop", {"--quiet", "--handler", "await"}}, false},
         {{"loop_await_workers", "fib-loop", {"--quiet", "--handler", "await", "--workers", "2"}}, true},
         {{"threads", "fib-threads", {"--quiet"}}, true},
+        {{"floor", "fib-floor", {"--quiet"}}, false},  // the ruler: one thread, fib inline
     };
 }
 

@@ -159,6 +159,9 @@ TEST_P(EveryServer, SigtermWithNobodyConnectedExitsZero) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EveryServer, testing::ValuesIn(all_servers()), label_of);
+// The ruler fib-bench compare measures every step against (bench/floor.cpp) keeps the same protocol
+// and stops the same way, or its figures would flatter it.
+INSTANTIATE_TEST_SUITE_P(Ruler, EveryServer, testing::Values(ServerKind{"floor", "fib-floor", {}}), label_of);
 
 }  // namespace
 }  // namespace fibs::test
