@@ -33,7 +33,12 @@ struct Setting {
     std::string scenario;  // "clients", "hol", "idle"
     std::string setting;   // "8", "0 idle"
     LoadConfig load;
+    int round = 0;         // the tables of CPU per reply measure each row in rounds (kRounds)
 };
+
+// Tables 1 and 2 run every server once per round, in turn, and show each row's median round: a
+// moment when the shared machine is slow lands in one round, and one server, not in the row.
+constexpr int kRounds = 3;
 
 struct Measured {
     ServerKind server;
@@ -105,18 +110,18 @@ std::string served(const ClassStats& s) { return std::to_string(s.served) + "/" 
 
 // One data block per server, for gnuplot's `index`: x, y, whether fib-bench was saturated (the
 // point then measures the client), and a label ("" or, say, "held 1,019").
-void write_plot_data(const std::string& path, const std::vector<Measured>& all, const std::string& scenario,
+void write_plot_data(const std::string& path, const std::vector<const Measured*>& runs,
                      const std::vector<std::string>& servers,
                      const std::function<std::pair<double, double>(const Measured&)>& xy,
                      const std::function<std::string(const Measured&)>& label = nullptr) {
     std::ofstream out(path);
     for (const auto& server : servers) {
         out << "# " << server << "\n";
-        for (const auto& m : all) {
-            if (m.setting.scenario != scenario || m.server.label != server) continue;
-            auto [x, y] = xy(m);
-            out << x << " " << y << " " << (m.result.client_saturated ? 1 : 0) << " \""
-                << (label ? label(m) : std::string()) << "\"\n";
+        for (const Measured* m : runs) {
+            if (m->server.label != server) continue;
+            auto [x, y] = xy(*m);
+            out << x << " " << y << " " << (m->result.client_saturated ? 1 : 0) << " \""
+                << (label ? label(*m) : std::string()) << "\"\n";
         }
         out << "\n\n";
     }
@@ -293,13 +298,21 @@ int run_compare(const CompareConfig& cfg) {
 
     std::vector<std::pair<ServerKind, Setting>> plan;
     const auto client_servers_run = and_step5({&floor, &blocking, &loop, &loop_await, &loop_uring, &threads});
-    for (const auto* s : client_servers_run) {
-        for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), base(c)}});
-    }
-    for (const auto* s : and_step5({&floor, &blocking, &loop, &loop_await, &threads})) {
-        LoadConfig l = base(50);
-        l.pipeline = 16;
-        plan.push_back({*s, {"pipelined", "50 x 16", l}});
+    const int rounds = cfg.quick ? 1 : kRounds;
+    auto in_rounds = [&](LoadConfig l) {  // the same measured time as one run, over all the rounds
+        l.duration_s = cfg.quick ? l.duration_s : 0.5;
+        l.warmup_s = cfg.quick ? l.warmup_s : 0.2;
+        return l;
+    };
+    for (int round = 0; round < rounds; ++round) {
+        for (const auto* s : client_servers_run) {
+            for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), in_rounds(base(c)), round}});
+        }
+        for (const auto* s : and_step5({&floor, &blocking, &loop, &loop_await, &threads})) {
+            LoadConfig l = in_rounds(base(50));
+            l.pipeline = 16;
+            plan.push_back({*s, {"pipelined", "50 x 16", l, round}});
+        }
     }
     for (const auto* s : and_step5({&blocking, &loop, &loop_workers, &threads})) {
         LoadConfig l = base(8);
@@ -334,6 +347,7 @@ int run_compare(const CompareConfig& cfg) {
     for (const auto& s : idle_servers) {
         for (int idle : idle_counts) {
             LoadConfig l = base(8);
+            l.duration_s = cfg.quick ? l.duration_s : 1.0;  // the lesson is 5x and 25x, not 5%
             l.idle = idle;
             plan.push_back({s, {"idle", std::to_string(idle) + " idle", l}});
         }
@@ -361,43 +375,63 @@ int run_compare(const CompareConfig& cfg) {
             cannot_start.push_back(server.label);
         }
     }
-    // Latency against offered load (latency.svg): each model's capacity on fib(25) first (a closed
-    // loop with 4 requests in flight per client, so the server is never short of work: with one in
-    // flight it idles while each reply travels, and its open loop runs past that "capacity"), then
-    // the open loop from 25% to 110% of it. Past the capacity the queue grows for as
-    // long as the run lasts: the knee of the hockey stick. Each point's window is cut in three and
+    // Latency against offered load (latency.svg), with one ruler for every curve: the floor's
+    // capacity on fib(25), measured first (a closed loop with 4 requests in flight per client, so
+    // it is never short of work), and each server offered the same multiples of it on the open
+    // loop, from 0.25x up, until two points in a row are past the knee (a p99 of 10 ms): from
+    // there the queue grows for as long as the run lasts. Each point's window is cut in three and
     // its p99 is the median of the three, with their spread: one stall of the machine moves one
-    // window's p99, not the point (docs/bench.md). The floor's curve shows where the machine alone
-    // puts the knee.
-    const std::vector<double> fractions =
-        cfg.quick ? std::vector<double>{0.25, 0.75, 1.1} : std::vector<double>{0.25, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1};
-    for (const auto* s : {&floor, &loop, &loops_handoff, &threads}) {
-        if (!exists(s->exe)) continue;
-        LoadConfig closed = base(8);
-        closed.fib_n = kSweepN;
+    // third, not the point (docs/bench.md).
+    const std::vector<double> multiples = cfg.quick ? std::vector<double>{0.25, 0.75, 1.1}
+                                                    : std::vector<double>{0.25, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 1.8, 2.0};
+    double floor_capacity = 0;
+    LoadConfig sweep = base(8);
+    sweep.fib_n = kSweepN;
+    if (exists(floor.exe)) {
+        LoadConfig closed = sweep;
         closed.pipeline = 4;  // which mixes n and n - 1, as the open loop does
-        closed.duration_s = cfg.quick ? 0.2 : 1.5;
-        std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", "capacity");
-        double capacity = measure(cfg, *s, closed).replies_per_s();
-        for (double f : fractions) {
-            LoadConfig open = closed;
+        std::fprintf(stderr, "  %-20s %-9s %-10s\r", floor.label.c_str(), "latency", "capacity");
+        floor_capacity = measure(cfg, floor, closed).replies_per_s();
+    }
+    for (const auto* s : {&floor, &loop, &loops_handoff, &threads}) {
+        if (!exists(s->exe) || floor_capacity <= 0) continue;
+        int past_the_knee = 0;
+        for (double k : multiples) {
+            LoadConfig open = sweep;
             open.warmup_s = cfg.quick ? 0.1 : 0.3;
             open.duration_s = cfg.quick ? 0.21 : 1.8;
             open.windows = 3;
-            open.rate = f * capacity;
+            open.rate = k * floor_capacity;
             char setting[16];
-            std::snprintf(setting, sizeof setting, "%.0f%%", 100 * f);
+            std::snprintf(setting, sizeof setting, "%.2f×", k);
             std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", setting);
             all.push_back({*s, {"latency", setting, open}, measure(cfg, *s, open)});
+            past_the_knee = all.back().result.p99_by_window().median >= kKneeNs ? past_the_knee + 1 : 0;
+            if (past_the_knee == 2) break;
         }
     }
     std::fprintf(stderr, "%60s\r", "");
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
+    auto rounds_of = [&](const Measured& m) {  // the runs of m's row, one per round
+        std::vector<const Measured*> v;
+        for (const auto& o : all) {
+            if (o.setting.scenario == m.setting.scenario && o.setting.setting == m.setting.setting && o.server.label == m.server.label) {
+                v.push_back(&o);
+            }
+        }
+        return v;
+    };
+    // A scenario's rows, one per server and setting: the round whose CPU per reply is the row's median.
     auto pick = [&](const std::string& scenario) {
         std::vector<const Measured*> v;
         for (const auto& m : all) {
-            if (m.setting.scenario == scenario) v.push_back(&m);
+            if (m.setting.scenario != scenario || m.setting.round != 0) continue;
+            auto same = rounds_of(m);
+            std::sort(same.begin(), same.end(), [](const Measured* a, const Measured* b) {
+                return a->result.server_cpu_per_reply_us() < b->result.server_cpu_per_reply_us();
+            });
+            v.push_back(same[same.size() / 2]);
         }
         return v;
     };
@@ -411,17 +445,25 @@ int run_compare(const CompareConfig& cfg) {
         return us(ns) + (within ? "°" : "");
     };
     auto p = [&](const Measured& m, const Histogram& h, double q) { return lat(m, static_cast<double>(h.percentile(q))); };
-    // Server CPU per reply over the floor's in the same scenario and setting, this run.
+    // Server CPU per reply over the floor's in the same scenario, setting and round; with rounds,
+    // the median of those ratios.
     auto times_floor = [&](const Measured& m) {
-        for (const auto& f : all) {
-            if (f.server.label == floor.label && f.setting.scenario == m.setting.scenario && f.setting.setting == m.setting.setting &&
-                f.result.server_cpu_per_reply_us() > 0) {
-                char b[32];
-                std::snprintf(b, sizeof b, "%.2f×", m.result.server_cpu_per_reply_us() / f.result.server_cpu_per_reply_us());
-                return std::string(b);
+        std::vector<double> ratios;
+        for (const Measured* o : rounds_of(m)) {
+            for (const auto& f : all) {
+                if (f.server.label == floor.label && f.setting.scenario == o->setting.scenario &&
+                    f.setting.setting == o->setting.setting && f.setting.round == o->setting.round &&
+                    f.result.server_cpu_per_reply_us() > 0) {
+                    ratios.push_back(o->result.server_cpu_per_reply_us() / f.result.server_cpu_per_reply_us());
+                }
             }
         }
-        return std::string("-");
+        if (ratios.empty()) return std::string("-");
+        std::sort(ratios.begin(), ratios.end());
+        std::size_t mid = ratios.size() / 2;
+        char b[32];
+        std::snprintf(b, sizeof b, "%.2f×", ratios.size() % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2);
+        return std::string(b);
     };
     auto cpu_us = [](double v) {
         char b[32];
@@ -435,6 +477,10 @@ int run_compare(const CompareConfig& cfg) {
                                                     p(m, r.main.latency, 99), served(r.main), cpu_us(r.server_cpu_per_reply_us()),
                                                     times_floor(m)};
                 });
+    if (rounds > 1) {
+        std::printf("(tables 1 and 2: every server in turn, %d rounds of 0.5 s; each row is its median round by CPU/reply,\n"
+                    " and × floor the median of its rounds' ratios to the floor's CPU/reply in the same round)\n", rounds);
+    }
     print_table("2. Pipelined: 50 clients, each with 16 requests in flight, fib(1)",
                 {"replies/s", "p50", "p99", "served", "CPU/reply", "× floor", "bench/reply"}, pick("pipelined"),
                 [&](const Measured& m) {
@@ -474,7 +520,7 @@ int run_compare(const CompareConfig& cfg) {
                 });
     if (exists("fib-blocking")) std::printf("(blocking is left out of 5: it serves one connection at a time)\n");
     print_table("6. Latency against offered load: 8 clients on fib(" + std::to_string(kSweepN) +
-                    "), open loop, as a share of its capacity (4 in flight per client)",
+                    "), open loop, offered as a multiple of the floor's capacity (" + format_count(floor_capacity) + "/s)",
                 {"offered/s", "replies/s", "p50", "p99", "p99 spread", "late sends"}, pick("latency"), [&](const Measured& m) {
                     const auto& r = m.result;
                     Spread p99 = r.p99_by_window();
@@ -493,9 +539,9 @@ int run_compare(const CompareConfig& cfg) {
         saturated = saturated || m.result.client_saturated;
     }
     if (marked) {
-        std::printf("\n°: at or below the machine's p99 lateness in that run (a sleeping thread woke that late, the `machine`\n"
-                    " line of fib-bench run): the machine alone delays a reply that much, so the figure says nothing\n"
-                    " about the server.\n");
+        std::printf("\n°: at or below the p99 lateness of a sleeping thread in that run (fib-bench run's `machine` line):\n"
+                    " on a machine that others share, or whose cores the run keeps busy, a wake-up alone costs that\n"
+                    " much, so the figure cannot tell this server from another. Compare CPU/reply there.\n");
     }
     Histogram late;
     for (const auto& m : all) late.merge(m.result.machine.late);
@@ -513,7 +559,8 @@ int run_compare(const CompareConfig& cfg) {
     fs::create_directories(cfg.out);
     std::vector<Row> rows;
     for (const auto& m : all) {
-        rows.push_back({{{"server", m.server.label}, {"scenario", m.setting.scenario}, {"setting", m.setting.setting}},
+        rows.push_back({{{"server", m.server.label}, {"scenario", m.setting.scenario}, {"setting", m.setting.setting},
+                         {"round", std::to_string(m.setting.round + 1)}},
                         figures_of(m.result)});
     }
     write_csv(cfg.out + "/compare.csv", rows);
@@ -532,10 +579,10 @@ int run_compare(const CompareConfig& cfg) {
     }
     if (cfg.plots && have_gnuplot()) {
         std::string dir = fs::absolute(cfg.out).string();
-        write_plot_data(dir + "/clients.dat", all, "clients", client_servers, [](const Measured& m) {
+        write_plot_data(dir + "/clients.dat", pick("clients"), client_servers, [](const Measured& m) {
             return std::pair{double(m.result.config.clients), m.result.replies_per_s()};
         });
-        write_plot_data(dir + "/clients_cpu.dat", all, "clients", client_servers, [](const Measured& m) {
+        write_plot_data(dir + "/clients_cpu.dat", pick("clients"), client_servers, [](const Measured& m) {
             return std::pair{double(m.result.config.clients), m.result.server_cpu_per_reply_us()};
         });
         plot(dir, "clients",
@@ -592,7 +639,7 @@ int run_compare(const CompareConfig& cfg) {
                  "notitle, '' using 0:($3 > 0 ? 1/0 : $2):5 with labels offset 0,0.8 font ',9' notitle\n");
 
         write_plot_data(
-            dir + "/idle.dat", all, "idle", idle_labels,
+            dir + "/idle.dat", pick("idle"), idle_labels,
             [](const Measured& m) { return std::pair{double(m.result.config.idle), m.result.server_cpu_per_reply_us()}; },
             [](const Measured& m) {
                 int refused = m.result.connections.refused_by_server;

@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
                     "requests go back in one send; requests mix n and a neighbour so a lost "
                     "reply is seen")
         ->capture_default_str();
+    run->add_option("--windows", cfg.windows,
+                    "Cut the window into this many equal parts and report the median of their p99s and the "
+                    "spread (docs/bench.md: one stall moves one part, not the median)")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
     run->add_option("--timeout", timeout, "Per reply and per connect")->capture_default_str();
     run->add_option("--threads", cfg.threads, "Client threads")->capture_default_str();
     run->add_option("--server-pid", cfg.server_pid,

@@ -84,6 +84,11 @@ void print_report(std::FILE* out, const LoadResult& r) {
     } else {
         line("latency", percentiles(r.main.latency));
     }
+    if (c.windows > 1) {
+        Spread p99 = r.p99_by_window();
+        line("windows", "p99 over " + std::to_string(c.windows) + " parts of the window: median " + format_ns(p99.median) +
+                            ", lowest " + format_ns(p99.min) + ", highest " + format_ns(p99.max));
+    }
     if (c.hog > 0) {
         double hog_rate = r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0;
         char buf[160];
