@@ -207,6 +207,15 @@ void plot_timeline(const std::string& dir, const std::vector<const Measured*>& r
     plot(dir, "timeline", script + "unset multiplot\n");
 }
 
+// Runs measured in turns (server after server at each load), as rows grouped by server in `order`.
+std::vector<const Measured*> by_server(std::vector<const Measured*> runs, const std::vector<const ServerKind*>& order) {
+    auto rank = [&](const Measured* m) {
+        return std::find_if(order.begin(), order.end(), [&](const ServerKind* s) { return s->label == m->server.label; }) - order.begin();
+    };
+    std::stable_sort(runs.begin(), runs.end(), [&](const Measured* a, const Measured* b) { return rank(a) < rank(b); });
+    return runs;
+}
+
 // The knee of each curve: the highest offered load whose median p99 stayed under 10 ms.
 constexpr double kKneeNs = 10e6;
 
@@ -381,7 +390,8 @@ int run_compare(const CompareConfig& cfg) {
     // capacity on fib(25), measured first (a closed loop with 4 requests in flight per client, so
     // it is never short of work), and each server offered the same multiples of it on the open
     // loop, from 0.25x up, until two points in a row are past the knee (a p99 of 10 ms): from
-    // there the queue grows for as long as the run lasts. Each point's window is cut in three and
+    // there the queue grows for as long as the run lasts. The servers take turns at each load, so
+    // a slow spell of the machine lands on the floor's point as on theirs. Each point's window is cut in three and
     // its p99 is the median of the three, with their spread: one stall of the machine moves one
     // third, not the point (docs/bench.md).
     const std::vector<double> multiples = cfg.quick ? std::vector<double>{0.25, 0.75, 1.1}
@@ -395,10 +405,11 @@ int run_compare(const CompareConfig& cfg) {
         std::fprintf(stderr, "  %-20s %-9s %-10s\r", floor.label.c_str(), "latency", "capacity");
         floor_capacity = measure(cfg, floor, closed).replies_per_s();
     }
-    for (const auto* s : {&floor, &loop, &loops_handoff, &threads}) {
-        if (!exists(s->exe) || floor_capacity <= 0) continue;
-        int past_the_knee = 0;
-        for (double k : multiples) {
+    const std::vector<const ServerKind*> swept{&floor, &loop, &loops_handoff, &threads};
+    std::map<std::string, int> past_the_knee;  // points in a row with a p99 over 10 ms
+    for (double k : multiples) {
+        for (const auto* s : swept) {
+            if (!exists(s->exe) || floor_capacity <= 0 || past_the_knee[s->label] == 2) continue;
             LoadConfig open = sweep;
             open.warmup_s = cfg.quick ? 0.1 : 0.3;
             open.duration_s = cfg.quick ? 0.21 : 1.8;
@@ -408,8 +419,8 @@ int run_compare(const CompareConfig& cfg) {
             std::snprintf(setting, sizeof setting, "%.2f×", k);
             std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", setting);
             all.push_back({*s, {"latency", setting, open}, measure(cfg, *s, open)});
-            past_the_knee = all.back().result.p99_by_window().median >= kKneeNs ? past_the_knee + 1 : 0;
-            if (past_the_knee == 2) break;
+            int& past = past_the_knee[s->label];
+            past = all.back().result.p99_by_window().median >= kKneeNs ? past + 1 : 0;
         }
     }
     std::fprintf(stderr, "%60s\r", "");
@@ -513,7 +524,8 @@ int run_compare(const CompareConfig& cfg) {
     if (exists("fib-blocking")) std::printf("(blocking is left out of 5: it serves one connection at a time)\n");
     print_table("6. Latency against offered load: 8 clients on fib(" + std::to_string(kSweepN) +
                     "), open loop, offered as a multiple of the floor's capacity (" + format_count(floor_capacity) + "/s)",
-                {"offered/s", "replies/s", "p50", "p99", "p99 spread", "late sends"}, pick("latency"), [&](const Measured& m) {
+                {"offered/s", "replies/s", "p50", "p99", "p99 spread", "late sends"}, by_server(pick("latency"), swept),
+                [&](const Measured& m) {
                     const auto& r = m.result;
                     Spread p99 = r.p99_by_window();
                     return std::vector<std::string>{format_count(r.config.rate), format_count(r.replies_per_s()),
