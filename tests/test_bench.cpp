@@ -587,7 +587,7 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
         ++points[cells[0]];
     }
     for (const char* server : {"floor", "loop", "2 loops handoff", "threads"}) {
-        EXPECT_GE(points[server], 2) << server << ": a sweep stops after two loads past the knee, not before";
+        EXPECT_GE(points[server], 2) << server << ": a sweep stops after two loads it fell behind at, not before";
     }
     // The hog chart's data: blocking served one of its 8 short clients, and the 7 others are drawn.
     if (std::filesystem::exists(out / "hol.dat")) {
