@@ -5,7 +5,7 @@
 namespace fibs::bench {
 
 struct CompareConfig {
-    bool quick = false;         // short runs and fewer idle connections: under 20 s, for tests
+    bool quick = false;         // short runs and fewer idle connections: about 20 s, for tests
     std::string out = "results";
     std::string bin_dir;        // where the servers are; default: beside fib-bench
     int threads = 1;            // fib-bench client threads

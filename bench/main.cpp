@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
 
     fibs::bench::CompareConfig cmp;
     auto* compare = app.add_subcommand("compare", "Start each server model, run the same scenarios, compare");
-    compare->add_flag("--quick", cmp.quick, "Short runs (under 20 s), for tests and a first look");
+    compare->add_flag("--quick", cmp.quick, "Short runs (about 20 s), for tests and a first look");
     compare->add_option("--out", cmp.out, "Directory for compare.json, compare.csv and the plots")
         ->capture_default_str();
     compare->add_option("--bin", cmp.bin_dir, "Where fib-blocking, fib-loop, fib-threads are (default: beside fib-bench)");
