@@ -46,6 +46,7 @@ struct Measured {
     ServerKind server;
     Setting setting;
     LoadResult result;
+    Spread point_p99;  // latency points: the median p99 of the point's rounds and their spread (ns)
 };
 
 std::vector<std::pair<std::string, std::string>> machine_facts() {
@@ -224,7 +225,7 @@ void print_knees(const std::vector<const Measured*>& runs) {
     for (const Measured* m : runs) {
         auto at = std::find_if(knees.begin(), knees.end(), [&](auto& k) { return k.first == m->server.label; });
         if (at == knees.end()) at = knees.insert(knees.end(), {m->server.label, nullptr});
-        if (m->result.p99_by_window().median < kKneeNs && (!at->second || m->result.config.rate > at->second->result.config.rate)) {
+        if (m->point_p99.median < kKneeNs && (!at->second || m->result.config.rate > at->second->result.config.rate)) {
             at->second = m;
         }
     }
@@ -247,7 +248,7 @@ void plot_latency(const std::string& dir, const std::vector<const Measured*>& ru
         for (const Measured* m : runs) {
             if (m->server.label != s) continue;
             const auto& r = m->result;
-            Spread p99 = r.p99_by_window();
+            const Spread& p99 = m->point_p99;
             out << r.config.rate << " " << p99.median / 1e3 << " " << p99.min / 1e3 << " " << p99.max / 1e3 << " "
                 << static_cast<double>(r.main.latency.percentile(50)) / 1e3 << "\n";
         }
@@ -262,7 +263,7 @@ void plot_latency(const std::string& dir, const std::vector<const Measured*>& ru
     }
     plot(dir, "latency",
          "set title \"Latency against offered load, fib(" + std::to_string(kSweepN) +
-             "), open loop (corrected for coordinated omission)\\np99: the median of three windows, the bar their spread; "
+             "), open loop (corrected for coordinated omission)\\np99: the median of three rounds, the bar their spread; "
              "dotted: 10 ms, the knee\"\nset xlabel 'offered requests/s'\n"
              "set ylabel 'latency (µs, log scale)'\nset logscale y\nset format y '%.0f'\nset key inside top left\n"
              "set arrow from graph 0, first 10000 to graph 1, first 10000 nohead dt 3 lc rgb 'gray30'\nplot " +
@@ -380,7 +381,7 @@ int run_compare(const CompareConfig& cfg) {
         if (std::find(cannot_start.begin(), cannot_start.end(), server.label) != cannot_start.end()) continue;
         std::fprintf(stderr, "  %-20s %-9s %-10s\r", server.label.c_str(), setting.scenario.c_str(), setting.setting.c_str());
         try {
-            all.push_back({server, setting, measure(cfg, server, setting.load)});
+            all.push_back({server, setting, measure(cfg, server, setting.load), {}});
         } catch (const std::runtime_error& e) {
             std::string said = e.what();
             std::string last = said.substr(said.rfind('\n', said.size() - 2) + 1);
@@ -393,10 +394,10 @@ int run_compare(const CompareConfig& cfg) {
     // it is never short of work), and each server offered the same multiples of it on the open
     // loop, from 0.5x up, until it falls behind (answers under 95% of what is offered) at two
     // loads in a row: from there the queue grows for as long as the run lasts. (Not at the first
-    // p99 past 10 ms: a slow spell of the machine does that to a point far below the knee.) The servers take turns at each load, so
-    // a slow spell of the machine lands on the floor's point as on theirs. Each point's window is cut in three and
-    // its p99 is the median of the three, with their spread: one stall of the machine moves one
-    // third, not the point (docs/bench.md).
+    // p99 past 10 ms: a slow spell of the machine does that to a point far below the knee.) The
+    // servers take turns at each load, and the whole sweep is measured in three rounds: a point's
+    // p99 is the median of its three, a sweep apart, so a slow spell (seconds long) moves one of
+    // them, not the point; the bar is their spread (docs/bench.md).
     const std::vector<double> multiples = cfg.quick ? std::vector<double>{0.25, 0.75, 1.1}
                                                     : std::vector<double>{0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 1.8, 2.0};
     double floor_capacity = 0;
@@ -410,20 +411,31 @@ int run_compare(const CompareConfig& cfg) {
     }
     const std::vector<const ServerKind*> swept{&floor, &loop, &loops_handoff, &threads};
     std::map<std::string, int> behind;  // loads in a row at which the server fell behind
+    std::vector<std::pair<const ServerKind*, Setting>> points;  // what the first round measured
+    auto measure_point = [&](const ServerKind& s, const Setting& point) {
+        std::fprintf(stderr, "  %-20s %-9s %-10s\r", s.label.c_str(), "latency", point.setting.c_str());
+        all.push_back({s, point, measure(cfg, s, point.load), {}});
+    };
     for (double k : multiples) {
         for (const auto* s : swept) {
             if (!exists(s->exe) || floor_capacity <= 0 || behind[s->label] == 2) continue;
             LoadConfig open = sweep;
-            open.warmup_s = cfg.quick ? 0.1 : 0.3;
-            open.duration_s = cfg.quick ? 0.21 : 1.8;
-            open.windows = 3;
+            open.warmup_s = cfg.quick ? 0.1 : 0.15;
+            open.duration_s = cfg.quick ? 0.21 : 0.5;
+            open.windows = rounds > 1 ? 1 : 3;  // --quick: one run, its window cut in three instead
             open.rate = k * floor_capacity;
             char setting[16];
             std::snprintf(setting, sizeof setting, "%.2f×", k);
-            std::fprintf(stderr, "  %-20s %-9s %-10s\r", s->label.c_str(), "latency", setting);
-            all.push_back({*s, {"latency", setting, open}, measure(cfg, *s, open)});
+            points.push_back({s, {"latency", setting, open}});
+            measure_point(*s, points.back().second);
             int& n = behind[s->label];
             n = all.back().result.replies_per_s() < 0.95 * open.rate ? n + 1 : 0;
+        }
+    }
+    for (int round = 1; round < rounds; ++round) {  // the same points again, a whole sweep later
+        for (auto [s, point] : points) {
+            point.round = round;
+            measure_point(*s, point);
         }
     }
     std::fprintf(stderr, "%60s\r", "");
@@ -438,15 +450,26 @@ int run_compare(const CompareConfig& cfg) {
         }
         return v;
     };
-    // A scenario's rows, one per server and setting: the round with the least CPU per reply.
+    // A latency point's p99: the median of its rounds' and their spread (of its window's thirds,
+    // with one round).
+    for (auto& m : all) {
+        if (m.setting.scenario != "latency") continue;
+        std::vector<Histogram> each;
+        for (const Measured* r : rounds_of(m)) each.push_back(r->result.main.latency);
+        m.point_p99 = each.size() > 1 ? spread_of(each, 99) : m.result.p99_by_window();
+    }
+    // A scenario's rows, one per server and setting: the round with the least CPU per reply (for a
+    // latency point, the round whose p99 is the point's median).
     auto pick = [&](const std::string& scenario) {
         std::vector<const Measured*> v;
         for (const auto& m : all) {
             if (m.setting.scenario != scenario || m.setting.round != 0) continue;
             auto same = rounds_of(m);
-            v.push_back(*std::min_element(same.begin(), same.end(), [](const Measured* a, const Measured* b) {
-                return a->result.server_cpu_per_reply_us() < b->result.server_cpu_per_reply_us();
-            }));
+            auto by = [&](const Measured* a) {
+                return scenario == "latency" ? std::fabs(static_cast<double>(a->result.main.latency.percentile(99)) - m.point_p99.median)
+                                             : a->result.server_cpu_per_reply_us();
+            };
+            v.push_back(*std::min_element(same.begin(), same.end(), [&](const Measured* a, const Measured* b) { return by(a) < by(b); }));
         }
         return v;
     };
@@ -530,13 +553,14 @@ int run_compare(const CompareConfig& cfg) {
                 {"offered/s", "replies/s", "p50", "p99", "p99 spread", "late sends"}, by_server(pick("latency"), swept),
                 [&](const Measured& m) {
                     const auto& r = m.result;
-                    Spread p99 = r.p99_by_window();
+                    const Spread& p99 = m.point_p99;
                     return std::vector<std::string>{format_count(r.config.rate), format_count(r.replies_per_s()),
                                                     p(m, r.main.latency, 50), lat(m, p99.median), us(p99.min) + "-" + us(p99.max),
                                                     format_count(double(r.late))};
                 });
-    std::printf("(p99: the median of the window's three thirds, and their spread; late sends: requests fib-bench\n"
-                " sent over 1 ms after their time, which the latency still counts from the time they were due)\n");
+    std::printf("(p99: the median of the point's %s, and their spread; late sends: requests fib-bench sent\n"
+                " over 1 ms after their time, which the latency still counts from the time they were due)\n",
+                rounds > 1 ? "three rounds, a whole sweep apart" : "window's three thirds");
     print_knees(pick("latency"));
 
     std::uint64_t errors = 0;
@@ -566,9 +590,13 @@ int run_compare(const CompareConfig& cfg) {
     fs::create_directories(cfg.out);
     std::vector<Row> rows;
     for (const auto& m : all) {
+        Figures figures = figures_of(m.result);
+        figures.insert(figures.end(), {{"point_p99_median_us", m.point_p99.median / 1e3},
+                                       {"point_p99_min_us", m.point_p99.min / 1e3},
+                                       {"point_p99_max_us", m.point_p99.max / 1e3}});
         rows.push_back({{{"server", m.server.label}, {"scenario", m.setting.scenario}, {"setting", m.setting.setting},
                          {"round", std::to_string(m.setting.round + 1)}},
-                        figures_of(m.result)});
+                        std::move(figures)});
     }
     write_csv(cfg.out + "/compare.csv", rows);
     write_json(cfg.out + "/compare.json", rows, machine_facts());

@@ -4,11 +4,13 @@
 //
 // What it leaves out that the steps keep (each is a cost the steps pay above this floor):
 //   - no coroutines, no task per client, no ready queue: a callback per ready socket;
-//   - no turn: a client that pipelines without end is served until its read runs dry, and a
-//     fib(40) stalls everyone (fib runs inline, there are no workers);
-//   - no --max-clients, no spare descriptor, no pause when out of descriptors: accept just fails;
-//   - a reply the kernel cannot take at once waits in a buffer (the socket is switched to EPOLLOUT
-//     until it drains), but nothing bounds that buffer.
+//   - no turn: each wake-up answers a whole 4 KiB read (up to 2,048 pipelined requests) while the
+//     others wait, and a fib(40) stalls everyone (fib runs inline, there are no workers);
+//   - no --max-clients, no spare descriptor, no pause when out of descriptors: accept fails, and
+//     the listener, still readable, wakes the loop again and again until a descriptor frees;
+//   - a reply the kernel cannot take at once waits in a buffer, and the socket is watched for
+//     EPOLLOUT instead of read until it drains (so it holds at most the replies to one 4 KiB read);
+//     a client that leaves with replies still unsent loses them.
 // It speaks enough of docs/protocol.md for everything fib-bench sends: framing across reads, CRLF,
 // an `error: ...` line for a bad one, `error: line too long` and close.
 #include <sys/epoll.h>

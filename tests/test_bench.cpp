@@ -565,7 +565,7 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
     EXPECT_NE(run.output.find("× floor"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("knee, the highest offered load with a p99 under 10 ms:"), std::string::npos);
     EXPECT_NE(run.output.find("machine: over all the runs a sleeping thread woke late by p50 "), std::string::npos);
-    // Each latency point: a median p99 between the lowest and highest of its three windows.
+    // Each latency point: a median p99 between the lowest and highest of its rounds (--quick: thirds).
     std::vector<std::string> columns;
     for (std::size_t at = 0, next; at != std::string::npos; at = next == std::string::npos ? next : next + 1) {
         next = header.find(',', at);
@@ -579,8 +579,8 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
         std::stringstream ss(l);
         for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
         ASSERT_EQ(cells.size(), columns.size()) << l;
-        double lo = std::stod(cells[column("p99_window_min_us")]), mid = std::stod(cells[column("p99_window_median_us")]),
-               hi = std::stod(cells[column("p99_window_max_us")]);
+        double lo = std::stod(cells[column("point_p99_min_us")]), mid = std::stod(cells[column("point_p99_median_us")]),
+               hi = std::stod(cells[column("point_p99_max_us")]);
         EXPECT_GT(lo, 0) << l;
         EXPECT_LE(lo, mid) << l;
         EXPECT_LE(mid, hi) << l;
