@@ -311,17 +311,17 @@ int run_compare(const CompareConfig& cfg) {
     std::vector<std::pair<ServerKind, Setting>> plan;
     const auto client_servers_run = and_step5({&floor, &blocking, &loop, &loop_await, &loop_uring, &threads});
     const int rounds = cfg.quick ? 1 : kRounds;
-    auto in_rounds = [&](LoadConfig l) {  // the same measured time as one run, over all the rounds
-        l.duration_s = cfg.quick ? l.duration_s : 0.5;
+    auto in_rounds = [&](LoadConfig l, double seconds) {  // one round's run (--quick: one round, as base)
+        l.duration_s = cfg.quick ? l.duration_s : seconds;
         l.warmup_s = cfg.quick ? l.warmup_s : 0.2;
         return l;
     };
     for (int round = 0; round < rounds; ++round) {
         for (const auto* s : client_servers_run) {
-            for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), in_rounds(base(c)), round}});
+            for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), in_rounds(base(c), 0.5), round}});
         }
         for (const auto* s : and_step5({&floor, &blocking, &loop, &loop_await, &threads})) {
-            LoadConfig l = in_rounds(base(50));
+            LoadConfig l = in_rounds(base(50), 0.5);
             l.pipeline = 16;
             plan.push_back({*s, {"pipelined", "50 x 16", l, round}});
         }
@@ -359,8 +359,7 @@ int run_compare(const CompareConfig& cfg) {
     for (int round = 0; round < rounds; ++round) {
         for (const auto& s : idle_servers) {
             for (int idle : idle_counts) {
-                LoadConfig l = in_rounds(base(8));
-                l.duration_s = cfg.quick ? l.duration_s : 0.3;  // its lesson is 5x and 25x, not 5%
+                LoadConfig l = in_rounds(base(8), 0.3);  // shorter: its lesson is 5x and 25x, not 5%
                 l.idle = idle;
                 plan.push_back({s, {"idle", std::to_string(idle) + " idle", l, round}});
             }
@@ -459,9 +458,12 @@ int run_compare(const CompareConfig& cfg) {
         m.point_p99 = each.size() > 1 ? spread_of(each, 99) : m.result.p99_by_window();
     }
     // A scenario's rows, one per server and setting: the round with the least CPU per reply (for a
-    // latency point, the round whose p99 is the point's median).
-    auto pick = [&](const std::string& scenario) {
-        std::vector<const Measured*> v;
+    // latency point, the round whose p99 is the point's median). Chosen once per scenario.
+    std::map<std::string, std::vector<const Measured*>> picked;
+    auto pick = [&](const std::string& scenario) -> const std::vector<const Measured*>& {
+        auto [at, fresh] = picked.try_emplace(scenario);
+        std::vector<const Measured*>& v = at->second;
+        if (!fresh) return v;
         for (const auto& m : all) {
             if (m.setting.scenario != scenario || m.setting.round != 0) continue;
             auto same = rounds_of(m);
@@ -645,15 +647,13 @@ int run_compare(const CompareConfig& cfg) {
         // A client never served has no latency, so a p99 bar alone would flatter the server that
         // served one of 8: those rows get a hatched bar to the top, "7 of 8 never served".
         std::ofstream hol(dir + "/hol.dat");
-        double top = 10;
-        for (const char* scenario : {"hol", "fairness"}) {
-            for (const auto* m : pick(scenario)) top = std::max(top, 30 * static_cast<double>(m->result.main.latency.percentile(99)) / 1e3);
-        }
+        double top = 10;  // the y axis: 30 times the highest p99
         hol << "# server, short-request p99 (µs), clients never served, of how many, label\n";
         for (const char* scenario : {"hol", "fairness"}) {
             for (const auto* m : pick(scenario)) {
                 const ClassStats& s = m->result.main;
                 int never = s.clients - s.served;
+                top = std::max(top, 30 * static_cast<double>(s.latency.percentile(99)) / 1e3);
                 hol << "\"" << m->server.label << (std::string(scenario) == "hol" ? " / hog" : " / flood") << "\" "
                     << std::max(1.0, static_cast<double>(s.latency.percentile(99)) / 1e3) << " " << never << " " << s.clients << " \""
                     << (never > 0 ? std::to_string(never) + " of " + std::to_string(s.clients) + " never served"

@@ -244,11 +244,11 @@ bool Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
             if (cfg_.trace > 0 && tl_.traced.fetch_add(1, std::memory_order_relaxed) < cfg_.trace) {
                 trace.push_back({c.id, p.sent - ws, now - ws});
             }
-            s.latency.record(static_cast<std::uint64_t>(now - p.intended));
-            if (cfg_.windows > 1) {  // which part of the planned window this reply fell in
+            auto latency = static_cast<std::uint64_t>(now - p.intended);
+            s.latency.record(latency);
+            if (!s.windows.empty()) {  // which part of the planned window this reply fell in
                 auto part = static_cast<std::size_t>(static_cast<double>(now - ws) / (cfg_.duration_s * 1e9) * cfg_.windows);
-                if (s.windows.size() < static_cast<std::size_t>(cfg_.windows)) s.windows.resize(static_cast<std::size_t>(cfg_.windows));
-                s.windows[std::min(part, s.windows.size() - 1)].record(static_cast<std::uint64_t>(now - p.intended));
+                s.windows[std::min(part, s.windows.size() - 1)].record(latency);
             }
             s.latency_uncorrected.record(static_cast<std::uint64_t>(now - p.sent));
             if (!c.served) {

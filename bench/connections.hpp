@@ -92,7 +92,9 @@ struct Conn {
 // One client thread: its own epoll, connections and statistics; merged at the end.
 class Worker {
 public:
-    Worker(const LoadConfig& cfg, Timeline& tl) : cfg_(cfg), tl_(tl), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
+    Worker(const LoadConfig& cfg, Timeline& tl) : cfg_(cfg), tl_(tl), ep_(::epoll_create1(EPOLL_CLOEXEC)) {
+        if (cfg.windows > 1) main.windows.resize(static_cast<std::size_t>(cfg.windows));  // the measured clients' only
+    }
 
     void add(Kind kind, int id, const Ask* ask, std::int64_t stagger) {
         auto c = std::make_unique<Conn>();

@@ -102,11 +102,18 @@ std::optional<pid_t> find_listener(const std::string& host, std::uint16_t port) 
     return std::nullopt;
 }
 
-double self_cpu_s() {
+namespace {
+
+double cpu_s(int who) {
     rusage ru{};
-    ::getrusage(RUSAGE_SELF, &ru);
+    ::getrusage(who, &ru);
     auto sec = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
     return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
+
+}  // namespace
+
+double self_cpu_s() { return cpu_s(RUSAGE_SELF); }
+double thread_cpu_s() { return cpu_s(RUSAGE_THREAD); }
 
 }  // namespace fibs::bench

@@ -17,8 +17,9 @@ struct ProcStats {
 
 std::optional<ProcStats> read_proc_stats(pid_t pid);
 
-// This process's own CPU time (user + system, all threads).
+// This process's own CPU time (user + system, all threads), and the calling thread's alone.
 double self_cpu_s();
+double thread_cpu_s();
 
 // The process that listens on host:port (or on a wildcard address and that port): the socket's
 // inode from /proc/net/tcp and tcp6, matched against the descriptors in /proc/PID/fd of every

@@ -150,6 +150,7 @@ Figures figures_of(const LoadResult& r) {
     const Histogram& l = r.main.latency;
     const Histogram& hl = r.hog.latency;
     const Histogram& m = r.machine.late;
+    const Spread p99w = r.p99_by_window();
     double achieved = r.window_s > 0 ? static_cast<double>(r.sent) / r.window_s : 0;
     return {
         {"clients", r.config.clients},
@@ -180,9 +181,9 @@ Figures figures_of(const LoadResult& r) {
         {"p99_us", us(l.percentile(99))},
         {"p999_us", us(l.percentile(99.9))},
         {"max_us", us(l.max())},
-        {"p99_window_median_us", r.p99_by_window().median / 1e3},
-        {"p99_window_min_us", r.p99_by_window().min / 1e3},
-        {"p99_window_max_us", r.p99_by_window().max / 1e3},
+        {"p99_window_median_us", p99w.median / 1e3},
+        {"p99_window_min_us", p99w.min / 1e3},
+        {"p99_window_max_us", p99w.max / 1e3},
         {"uncorrected_p50_us", us(r.main.latency_uncorrected.percentile(50))},
         {"uncorrected_p99_us", us(r.main.latency_uncorrected.percentile(99))},
         {"rate_achieved", achieved},
