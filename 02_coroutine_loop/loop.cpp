@@ -1,9 +1,10 @@
 #include "loop.hpp"
 
-#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <string>
+
+#include "log.hpp"
 
 namespace fibs::loop {
 
@@ -83,7 +84,7 @@ void Loop::park(std::unordered_map<int, Task>& table, Wait wait, Task& task) {
 // A client's task ends with one line in the log; a task the server needs ends the server.
 void Loop::failed(Task& task, const std::string& why) {
     if (task.vital()) throw std::runtime_error(std::string(task.vital()) + " cannot go on: " + why);
-    std::printf("task failed: %s\n", why.c_str());
+    log_line("task failed: " + why);
 }
 
 // select's loop body: every fd that is ready moves its task from the wait table to `tasks`.

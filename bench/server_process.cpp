@@ -63,6 +63,7 @@ std::optional<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
 Process::Process(const std::string& exe, const std::vector<std::string>& args) {
     int out = -1;
     std::tie(pid_, out) = spawn_captured(exe, args);  // not a structured binding: clang 14 cannot capture one
+    out_ = out;
     reader_ = std::thread([this, out] { read_output(out); });
 }
 
@@ -72,6 +73,10 @@ void Process::read_output(int fd) {
     std::string partial;
     char buf[4096];
     for (;;) {
+        {
+            std::unique_lock lock(mu_);
+            changed_.wait(lock, [this] { return !stalled_; });
+        }
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
@@ -83,11 +88,13 @@ void Process::read_output(int fd) {
         }
         changed_.notify_all();
     }
+    {
+        std::lock_guard lock(mu_);
+        if (!partial.empty()) lines_.push_back(partial);
+        output_closed_ = true;  // before the close: stall_output() uses the descriptor only until then
+        changed_.notify_all();
+    }
     ::close(fd);
-    std::lock_guard lock(mu_);
-    if (!partial.empty()) lines_.push_back(partial);
-    output_closed_ = true;
-    changed_.notify_all();
 }
 
 std::optional<std::size_t> Process::wait_for_line(const std::string& text, std::chrono::milliseconds timeout,
@@ -110,9 +117,25 @@ std::vector<std::string> Process::lines() {
     return lines_;
 }
 
+void Process::stall_output() {
+    std::lock_guard lock(mu_);
+    if (output_closed_) return;
+    stalled_ = true;
+    ::fcntl(out_, F_SETPIPE_SZ, 4096);  // fails (EBUSY) only if more than a page is unread: no matter
+}
+
+void Process::unstall() {
+    std::lock_guard lock(mu_);
+    stalled_ = false;
+    changed_.notify_all();
+}
+
 std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
     if (!status_ && pid_ > 0) status_ = wait_pid(pid_, timeout);
-    if (status_ && reader_.joinable()) reader_.join();
+    if (status_ && reader_.joinable()) {
+        unstall();
+        reader_.join();
+    }
     return status_;
 }
 
@@ -125,6 +148,7 @@ int Process::stop(std::chrono::milliseconds timeout) {
             status_ = wait_pid(pid_, std::chrono::seconds(5));
         }
     }
+    unstall();
     if (reader_.joinable()) reader_.join();
     return status_.value_or(-1);
 }

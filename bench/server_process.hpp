@@ -37,6 +37,10 @@ public:
     std::optional<std::size_t> wait_for_line(const std::string& text, std::chrono::milliseconds timeout,
                                              std::size_t from = 0);
     std::vector<std::string> lines();
+    // Stops reading the output, and shrinks its pipe to one page: the process's next lines find
+    // the pipe full, as a server's do under `| less` left unscrolled. stop() and wait_exit() read
+    // again once the process has ended.
+    void stall_output();
 
     // SIGTERM, then waits up to `timeout` (SIGKILL after it). Returns the exit code, or 128+signal.
     int stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -45,6 +49,7 @@ public:
 
 private:
     void read_output(int fd);
+    void unstall();
 
     pid_t pid_ = -1;
     std::optional<int> status_;
@@ -52,6 +57,8 @@ private:
     std::condition_variable changed_;
     std::vector<std::string> lines_;
     bool output_closed_ = false;
+    bool stalled_ = false;
+    int out_ = -1;
     std::thread reader_;
 };
 

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "fib.hpp"
+#include "log.hpp"
 
 namespace fibs {
 
@@ -29,7 +30,6 @@ void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& m
 }
 
 Fd start_server(const ServerOptions& opts, bool reuseport) {
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     ignore_sigpipe();
     raise_fd_limit();
     try {
@@ -62,16 +62,14 @@ int descriptor_limit() {
 }
 
 void log_connection(const ServerOptions& opts, std::string_view peer) {
-    if (!opts.quiet) std::printf("Connection %.*s\n", static_cast<int>(peer.size()), peer.data());
+    if (!opts.quiet) log_line("Connection " + std::string(peer));
 }
 
 void log_closed(const ServerOptions& opts) {
-    if (!opts.quiet) std::printf("Connection Closed\n");
+    if (!opts.quiet) log_line("Connection Closed");
 }
 
-void log_always(std::string_view message) {
-    std::printf("%.*s\n", static_cast<int>(message.size()), message.data());
-}
+void log_always(std::string_view message) { log_line(message); }
 
 void RefusalLog::note(std::string_view why) {
     std::lock_guard lock(mu_);

@@ -24,7 +24,7 @@ struct ServerOptions {
 // --host, --port, --quiet, --max-n, and --max-clients with the server's own words for its default.
 void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& max_clients_default);
 
-// Line-buffered stdout, SIGPIPE ignored, the soft descriptor limit raised to the hard one, the
+// SIGPIPE ignored, the soft descriptor limit raised to the hard one, the
 // listening socket (with SO_REUSEPORT when asked: net.hpp). Exits 1 with
 // "error: cannot listen on ...: <reason>" on stderr.
 Fd start_server(const ServerOptions& opts, bool reuseport = false);

@@ -158,6 +158,21 @@ TEST_P(EveryServer, SigtermWithNobodyConnectedExitsZero) {
     server.reset();
 }
 
+// A stdout nobody reads (`fib-loop | less` left unscrolled, Ctrl-S in a terminal) fills after a few
+// dozen lines. Serving goes on, and a stop still works: the log waits, not the server.
+TEST_P(EveryServer, AStdoutNobodyReadsStallsNeitherServingNorTheStop) {
+    server->stall_output();
+    for (int i = 0; i < 400; ++i) {  // about 45 bytes of log each: the pipe is full long before the end
+        Client c(server->port());
+        c.send("1\n");
+        ASSERT_EQ(c.read_line(2s), "1") << "client " << i << " was not served" << dump(*server);
+    }
+    auto stopped = std::chrono::steady_clock::now();
+    EXPECT_EQ(server->stop(5s), 0) << "SIGTERM must end it while stdout is full" << dump(*server);
+    EXPECT_LT(std::chrono::steady_clock::now() - stopped, 3s);
+    server.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(All, EveryServer, testing::ValuesIn(all_servers()), label_of);
 // The ruler fib-bench compare measures every step against (bench/floor.cpp) keeps the same protocol
 // and stops the same way, or its figures would flatter it.

@@ -1,0 +1,104 @@
+#include "log.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace fibs {
+namespace {
+
+void write_all(const std::string& text) {
+    for (std::size_t done = 0; done < text.size();) {
+        ssize_t n = ::write(STDOUT_FILENO, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // stdout closed: nobody will read the log
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+class Writer {
+public:
+    void put(std::string_view line) {
+        std::lock_guard lock(mu_);
+        if (!threaded_) return write_all(std::string(line).append("\n"));
+        if (queued_.size() >= kLogQueueLines) {
+            ++dropped_;
+            return;
+        }
+        queued_.emplace_back(line);
+        more_.notify_one();
+    }
+
+    void drain(std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mu_);
+        done_.wait_for(lock, timeout, [this] { return queued_.empty() && dropped_ == 0 && !writing_; });
+    }
+
+    // False when no thread can be started: the lines are then written by whoever logs them.
+    bool start() {
+        try {
+            std::thread([this] { run(); }).detach();
+            threaded_ = true;
+        } catch (const std::exception&) {
+            threaded_ = false;
+        }
+        return threaded_;
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            more_.wait(lock, [this] { return !queued_.empty() || dropped_ > 0; });
+            std::string batch;  // everything queued goes out in one write
+            for (; !queued_.empty(); queued_.pop_front()) batch.append(queued_.front()).append("\n");
+            if (dropped_ > 0) {
+                batch.append("(").append(std::to_string(dropped_)).append(" log lines dropped: stdout was not read)\n");
+            }
+            dropped_ = 0;
+            writing_ = true;
+            lock.unlock();
+            write_all(batch);  // may wait for a reader for ever: only this thread waits
+            lock.lock();
+            writing_ = false;
+            done_.notify_all();
+        }
+    }
+
+    std::mutex mu_;
+    std::condition_variable more_, done_;
+    std::deque<std::string> queued_;
+    long dropped_ = 0;
+    bool writing_ = false;
+    bool threaded_ = false;
+};
+
+// Never destroyed: the writer thread may still be blocked in write() while the process exits.
+Writer& writer() {
+    static Writer* w = [] {
+        auto* made = new Writer;
+        if (made->start()) std::atexit([] { log_drain(std::chrono::seconds(1)); });
+        return made;
+    }();
+    return *w;
+}
+
+}  // namespace
+
+void log_line(std::string_view line) {
+    try {
+        writer().put(line);
+    } catch (const std::bad_alloc&) {
+        // no memory for the line: the log loses it, the server goes on
+    }
+}
+
+void log_drain(std::chrono::milliseconds timeout) { writer().drain(timeout); }
+
+}  // namespace fibs
