@@ -2,7 +2,9 @@
 
 #include <exception>
 #include <stdexcept>
+#include <new>
 #include <string>
+#include <tuple>
 
 #include "log.hpp"
 
@@ -68,8 +70,18 @@ void Loop::run() {
 // it refuses (no room in the kernel) ends a client's task alone: its frame is freed here, closing
 // its socket. A task the server needs is never dropped so: the server ends instead.
 void Loop::park(std::unordered_map<int, Task>& table, Wait wait, Task& task) {
-    auto [it, added] = table.try_emplace(wait.what, std::move(task));  // moves the task only if added
-    if (!added) return failed(task, "a second task waits on " + std::to_string(wait.what));
+    std::unordered_map<int, Task>::iterator it;
+    try {
+        // Room for every watched socket in the next wait's answer, so that a wait never allocates:
+        // out of memory, the client that would need more is refused here, never a wait.
+        std::size_t watched = recv_wait.size() + send_wait.size() + 1;
+        if (!task.vital() && ready_.capacity() < watched) ready_.reserve(2 * watched);
+        bool added = false;
+        std::tie(it, added) = table.try_emplace(wait.what, std::move(task));  // moves the task only if added
+        if (!added) return failed(task, "a second task waits on " + std::to_string(wait.what));
+    } catch (const std::bad_alloc&) {
+        return failed(task, "out of memory");  // no room to park it: as a refused watch
+    }
     if (wait.why == Why::future) return;
     try {
         poller_->watch(wait.what, wait.why);
@@ -84,7 +96,11 @@ void Loop::park(std::unordered_map<int, Task>& table, Wait wait, Task& task) {
 // A client's task ends with one line in the log; a task the server needs ends the server.
 void Loop::failed(Task& task, const std::string& why) {
     if (task.vital()) throw std::runtime_error(std::string(task.vital()) + " cannot go on: " + why);
-    log_line("task failed: " + why);
+    try {
+        log_line("task failed: " + why);
+    } catch (const std::bad_alloc&) {
+        // out of memory: the task ends without its line
+    }
 }
 
 // select's loop body: every fd that is ready moves its task from the wait table to `tasks`.
@@ -97,7 +113,11 @@ void Loop::wait_for_io(bool block) {
             auto it = waiting->find(fd);
             if (it == waiting->end()) continue;
             poller_->unwatch(fd);
-            tasks.push_back(std::move(it->second));
+            try {
+                tasks.push_back(std::move(it->second));  // moves the task only if there was room
+            } catch (const std::bad_alloc&) {
+                failed(it->second, "out of memory");
+            }
             waiting->erase(it);
         }
     }

@@ -17,8 +17,11 @@
 // turn through that loop's mailbox.
 #include "loops.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <utility>
 
@@ -37,7 +40,12 @@ void run_loops(std::vector<std::unique_ptr<Context>>& loops) {
         } catch (...) {
             std::lock_guard lock(mu);
             if (!failed) failed = std::current_exception();
-            stop_all();
+            try {
+                stop_all();
+            } catch (const std::bad_alloc&) {  // no memory for the letters: the other loops cannot be told
+                std::fputs("error: out of memory\n", stderr);
+                std::_Exit(1);
+            }
         }
     };
     std::vector<std::thread> threads;
@@ -63,10 +71,14 @@ struct Arrival {  // a client on its way to its loop: freed with the letter if i
 
 void hand_off(Context& ctx, Fd client, Seat seat, std::string addr) {
     Context& to = *ctx.hand_to[ctx.next++ % ctx.hand_to.size()];
-    auto arrival = std::make_shared<Arrival>(Arrival{std::move(client), std::move(seat), std::move(addr)});
-    to.loop.mailbox()->post([&to, arrival](Loop&) {
-        welcome(to, std::move(arrival->client), std::move(arrival->seat), arrival->addr);
-    });
+    try {
+        auto arrival = std::make_shared<Arrival>(Arrival{std::move(client), std::move(seat), std::move(addr)});
+        to.loop.mailbox()->post([&to, arrival](Loop&) {
+            welcome(to, std::move(arrival->client), std::move(arrival->seat), arrival->addr);
+        });
+    } catch (const std::bad_alloc&) {  // the client is closed already, its seat given back
+        ctx.refusals.note("out of memory");
+    }
 }
 
 }  // namespace fibs::loop

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <new>
 
 #include "acceptor.hpp"
 #include "context.hpp"
@@ -97,12 +98,16 @@ Task fib_server(Fd sock, Context& ctx) {
 
 // tasks.append(fib_handler(client)), once this loop's poller can watch the client.
 void welcome(Context& ctx, Fd client, Seat seat, const std::string& addr) {
-    if (std::string why = ctx.loop.add(client.get()); !why.empty()) {
-        return refuse(std::move(client), why, ctx.refusals);  // select past FD_SETSIZE, or the kernel said no
+    try {
+        if (std::string why = ctx.loop.add(client.get()); !why.empty()) {
+            return refuse(std::move(client), why, ctx.refusals);  // select past FD_SETSIZE, or the kernel said no
+        }
+        log_connection(ctx.opts, addr + ctx.name);  // ctx.name: " (loop 2)", with several loops (Step 5)
+        ctx.loop.spawn(ctx.opts.handler == "await" ? await_handler(std::move(client), std::move(seat), ctx)  // Step 4
+                                                   : fib_handler(std::move(client), std::move(seat), ctx));
+    } catch (const std::bad_alloc&) {  // no memory for its frame: this client is refused, the others go on
+        refuse(std::move(client), "out of memory", ctx.refusals);
     }
-    log_connection(ctx.opts, addr + ctx.name);  // ctx.name: " (loop 2)", with several loops (Step 5)
-    ctx.loop.spawn(ctx.opts.handler == "await" ? await_handler(std::move(client), std::move(seat), ctx)  // Step 4
-                                               : fib_handler(std::move(client), std::move(seat), ctx));
 }
 
 // The talk's future_monitor: when a worker posts a result, the task that waits for it becomes
@@ -138,7 +143,10 @@ int main(int argc, char** argv) {
         }
         run_loops(started.loops);
         fibs::log_always("Shutting down");
-    } catch (const std::exception& e) {  // one line, and exit 1: nobody can be served any more
+    } catch (const std::bad_alloc&) {  // one line, and exit 1: nobody can be served any more
+        std::fprintf(stderr, "error: out of memory\n");
+        return 1;
+    } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
     }

@@ -1,6 +1,8 @@
 #include "workers.hpp"
 
+#include <chrono>
 #include <climits>
+#include <new>
 
 #include "fib.hpp"
 #include "loop.hpp"
@@ -51,7 +53,15 @@ void Workers::work() {
             ++busy_;
         }
         std::uint64_t value = fib(job.n);  // the slow part, off the loop's thread
-        job.reply_to->post([id = job.id, value](Loop& loop) { loop.wake(id, value); });
+        for (bool sent = false; !sent;) {
+            try {
+                job.reply_to->post([id = job.id, value](Loop& loop) { loop.wake(id, value); });
+                sent = true;
+            } catch (const std::bad_alloc&) {  // out of memory: the letter waits for room, the process goes on
+                std::unique_lock lock(mu_);
+                if (cv_.wait_for(lock, std::chrono::milliseconds(1), [this] { return stopping_; })) break;
+            }
+        }
         --busy_;
     }
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -57,9 +58,12 @@ private:
         for (;;) {
             more_.wait(lock, [this] { return !queued_.empty() || dropped_ > 0; });
             std::string batch;  // everything queued goes out in one write
-            for (; !queued_.empty(); queued_.pop_front()) batch.append(queued_.front()).append("\n");
-            if (dropped_ > 0) {
-                batch.append("(").append(std::to_string(dropped_)).append(" log lines dropped: stdout was not read)\n");
+            try {
+                for (; !queued_.empty(); queued_.pop_front()) batch.append(queued_.front()).append("\n");
+                if (dropped_ > 0) {
+                    batch.append("(").append(std::to_string(dropped_)).append(" log lines dropped: stdout was not read)\n");
+                }
+            } catch (const std::bad_alloc&) {  // no memory for a batch: what fitted goes out, the rest next time
             }
             dropped_ = 0;
             writing_ = true;

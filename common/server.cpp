@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <new>
 #include <cstdlib>
 #include <exception>
 
@@ -74,8 +75,12 @@ void log_always(std::string_view message) { log_line(message); }
 void RefusalLog::note(std::string_view why) {
     std::lock_guard lock(mu_);
     if (said_.contains(why)) return;
-    said_.emplace(why);
-    log_always("refusing clients: " + std::string(why));
+    try {
+        said_.emplace(why);
+        log_always("refusing clients: " + std::string(why));
+    } catch (const std::bad_alloc&) {
+        // no memory to say it: the client is refused all the same
+    }
 }
 
 }  // namespace fibs

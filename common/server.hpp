@@ -47,7 +47,7 @@ void log_always(std::string_view message);
 
 // "refusing clients: <why>", printed the first time each `why` happens: a server out of some
 // resource may refuse thousands of clients a second, and one line says it. Thread-safe, so the
-// loops of one server (Step 5) can share one.
+// loops of one server (Step 5) can share one; never throws, even out of memory.
 class RefusalLog {
 public:
     void note(std::string_view why);

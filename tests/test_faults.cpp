@@ -4,9 +4,11 @@
 // The refusals come from the FIBS_FAULTS seam (02_coroutine_loop/faults.hpp), on every backend.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -38,6 +40,81 @@ protected:
     void SetUp() override { SKIP_IF_UNAVAILABLE(GetParam()); }
     std::unique_ptr<ServerProcess> server;
 };
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+long vm_size_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmSize:", 0) == 0) return std::stol(line.substr(7));
+    }
+    return -1;
+}
+
+// Out of memory, for real: the running server gets an address-space limit half a MiB above what it
+// uses, and clients come until some are refused. A refused client costs itself only, and the
+// accept task goes on: once clients leave, a new one is served, and SIGTERM ends it with 0. Where
+// the server truly cannot go on (a poller of its own that needs memory to watch), it ends with one
+// `error: out of memory` line and exit code 1. Never the silent failure: alive, but refusing all.
+// (Not under a sanitizer: its allocator cannot run under such a limit.)
+TEST_P(LoopFaults, OutOfMemoryRefusesClientsOneByOneOrEndsTheServerWithOneLine) {
+    if (kSanitized) GTEST_SKIP() << "a sanitizer's allocator cannot run under an address-space limit";
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    if (files.rlim_cur < 5000) GTEST_SKIP() << "needs 5,000 descriptors, the hard limit is " << files.rlim_max;
+    start_with("");
+    long vm = vm_size_kib(server->pid());
+    ASSERT_GT(vm, 0);
+    rlimit as{static_cast<rlim_t>(vm + 512) * 1024, static_cast<rlim_t>(vm + 512) * 1024};
+    ASSERT_EQ(::prlimit(server->pid(), RLIMIT_AS, &as, nullptr), 0);
+    std::vector<std::unique_ptr<Client>> held;
+    int refused = 0;
+    bool connected = true;
+    for (int i = 0; i < 4500 && refused < 20 && connected; ++i) {
+        try {
+            auto c = std::make_unique<Client>(server->port());
+            c->send("1\n");
+            if (c->read_line(2s) == "1") held.push_back(std::move(c));
+            else ++refused;
+        } catch (const std::exception&) {
+            connected = false;  // no listener: the server is ending (checked below)
+        }
+    }
+    ASSERT_TRUE(refused > 0 || !connected) << "memory never ran out: the test proved nothing (" << held.size() << " held)";
+    held.erase(held.begin(), held.begin() + std::min<std::ptrdiff_t>(300, std::ssize(held)));  // some leave
+    bool served = false;
+    for (int i = 0; i < 50 && !served && connected; ++i) {  // their frames are freed as the loop sees them go
+        try {
+            Client fresh(server->port());
+            fresh.send("2\n");  // below every kind's --offload-min: the accept task is what is tested
+            served = fresh.read_line(1s) == "1";
+        } catch (const std::exception&) {
+            connected = false;
+        }
+        if (!served) std::this_thread::sleep_for(20ms);
+    }
+    held.clear();
+    if (served) {  // (its "refusing clients: out of memory" line may itself find no memory: not checked)
+        EXPECT_EQ(server->stop(), 0) << dump(*server);
+        return;
+    }
+    EXPECT_EQ(server->wait_exit(5s), 1) << "not served, and not ended with exit code 1" << dump(*server);
+    EXPECT_EQ(lines_with("error: "), 1) << dump(*server);
+    EXPECT_EQ(lines_with("out of memory"), lines_with("task failed: out of memory") + lines_with("refusing clients: out of memory") + 1)
+        << "the error line must say why" << dump(*server);
+}
 
 TEST_P(LoopFaults, ADescriptorTheKernelWillNotWatchCostsThatClientOnly) {
     start_with("add-limit=2");  // as epoll_ctl's ENOSPC past fs.epoll.max_user_watches
