@@ -9,7 +9,7 @@
 //   data = yield from client.recv(100)                 ssize_t n = co_await async_recv(client, buf)
 //   yield from client.sendall(data)                    co_await async_send_all(client, out)  (an Async)
 //   def sendall(...): ... yield 'send', sock ...       Async<bool> async_send_all(...) { ... co_await writable(client) ... }
-//   v = yield 'future', pool.submit(fib, n)            std::uint64_t v = co_await on_worker(workers, loop, n)
+//   v = yield 'future', pool.submit(fib, n)            std::uint64_t v = co_await on_worker(workers, loop, n, fd)
 //   the loop's next(task)                              drive(): a Task that resumes the innermost coroutine
 //
 // An awaiter has three functions, called by the compiler at each co_await:
@@ -72,21 +72,23 @@ struct TurnOver {
 };
 inline TurnOver operator co_await(Turn& turn) noexcept { return {turn}; }
 
-// std::uint64_t value = co_await on_worker(workers, loop, n): fib(n) on a worker thread, the loop
-// serving others meanwhile. The loop sends the value back to the Task at the bottom of the Stack.
+// std::uint64_t value = co_await on_worker(workers, loop, n, client): fib(n) on a worker thread,
+// the loop serving others meanwhile. The loop sends the value back to the Task at the bottom of
+// the Stack.
 struct OnWorker {
     Workers& workers;
     Loop& loop;
     unsigned n;
+    int client;
     Stack* stack = nullptr;
     bool await_ready() const noexcept { return false; }
     template <class P> void await_suspend(std::coroutine_handle<P> me) {
         stack = me.promise().stack;
-        stack->wait = future(workers.submit(n, loop));
+        stack->wait = future(workers.submit(n, client, loop));
     }
     std::uint64_t await_resume() const noexcept { return stack->sent; }
 };
-inline OnWorker on_worker(Workers& workers, Loop& loop, unsigned n) { return {workers, loop, n}; }
+inline OnWorker on_worker(Workers& workers, Loop& loop, unsigned n, int client) { return {workers, loop, n, client}; }
 
 // The value an Async returns (nothing, for Async<void>).
 template <class T> struct Returns {

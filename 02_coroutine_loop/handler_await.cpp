@@ -16,11 +16,12 @@ namespace fibs::loop {
 namespace {
 
 // One request: its turn, then fib(n), here or (with --workers) on a worker thread.
-Async<> answer(std::string& out, std::string_view line, Turn& turn, Context& ctx) {
+Async<> answer(std::string& out, std::string_view line, Turn& turn, const Fd& client, Context& ctx) {
     co_await turn;  // a few requests per turn, then the others
     protocol::Request req = protocol::parse_request(line, ctx.opts.max_n);
+    if (req.costly() && client_gone(client.get())) co_return;  // reset: nobody to compute for
     if (req.ok() && ctx.workers.takes(req.n)) {
-        protocol::append_value(out, co_await on_worker(ctx.workers, ctx.loop, req.n));  // the talk's fix
+        protocol::append_value(out, co_await on_worker(ctx.workers, ctx.loop, req.n, client.get()));  // the talk's fix
     } else {
         protocol::append_reply(out, req);  // fib(n) right here: everyone waits for it
     }
@@ -55,7 +56,7 @@ Async<> fib_handler(Fd client, [[maybe_unused]] Seat seat, Context& ctx) {
             framer.end_input();
             open = false;
         }
-        for (Turn turn; auto line = framer.next_line();) co_await answer(out, *line, turn, ctx);
+        for (Turn turn; auto line = framer.next_line();) co_await answer(out, *line, turn, client, ctx);
         if (framer.too_long()) {
             out += protocol::kLineTooLong;
             open = false;

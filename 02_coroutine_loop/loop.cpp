@@ -1,8 +1,8 @@
 #include "loop.hpp"
 
 #include <exception>
-#include <stdexcept>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "fib.hpp"
+#include "net.hpp"
 #include "loop.hpp"
 
 namespace fibs::loop {
@@ -31,11 +32,11 @@ void Workers::stop() {
     threads_.clear();
 }
 
-int Workers::submit(unsigned n, Loop& loop) {
+int Workers::submit(unsigned n, int client, Loop& loop) {
     int id = static_cast<int>(next_id_++ & INT_MAX);  // unique among the jobs in flight
     {
         std::lock_guard lock(mu_);
-        jobs_.push_back({id, n, loop.mailbox()});
+        jobs_.push_back({id, n, client, loop.mailbox()});
     }
     cv_.notify_one();
     return id;
@@ -52,7 +53,7 @@ void Workers::work() {
             jobs_.pop_front();
             ++busy_;
         }
-        std::uint64_t value = fib(job.n);  // the slow part, off the loop's thread
+        std::uint64_t value = client_gone(job.client) ? 0 : fib(job.n);  // the slow part, off the loop's thread
         for (bool sent = false; !sent;) {
             try {
                 job.reply_to->post([id = job.id, value](Loop& loop) { loop.wake(id, value); });

@@ -30,14 +30,17 @@ public:
     bool takes(unsigned n) const { return !threads_.empty() && n >= offload_min_; }
     // Python's pool.submit(fib, n): computes fib(n) on a worker and posts the value to `loop`, for
     // the task that waits on the returned job: `co_yield future(job)`. Nothing points into the
-    // task's frame, so a frame freed meanwhile is never written into.
-    int submit(unsigned n, Loop& loop);
+    // task's frame, so a frame freed meanwhile is never written into. A job whose `client` has
+    // reset by the time a worker takes it is not computed (client_gone, net.hpp): its task gets
+    // 0, which nobody reads, and ends at its next send as for any reset.
+    int submit(unsigned n, int client, Loop& loop);
     int busy() const { return busy_; }  // jobs being computed now
 
 private:
     struct Job {
         int id;
         unsigned n;
+        int client;  // open while the job is queued: the waiting task's frame holds it
         std::shared_ptr<Mailbox> reply_to;
     };
     void work();

@@ -98,7 +98,11 @@ private:
             } else {
                 c.framer.feed({buf_.data(), static_cast<std::size_t>(n)});
             }
-            while (auto line = c.framer.next_line()) fibs::protocol::append_reply(c.out, *line, opts_.max_n);
+            while (auto line = c.framer.next_line()) {
+                fibs::protocol::Request req = fibs::protocol::parse_request(*line, opts_.max_n);
+                if (req.costly() && fibs::client_gone(c.sock.get())) break;  // as every step: reset, nobody to compute for
+                fibs::protocol::append_reply(c.out, req);
+            }
             if (c.framer.too_long()) {
                 c.out += fibs::protocol::kLineTooLong;
                 open = false;

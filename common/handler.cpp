@@ -25,7 +25,9 @@ void fib_handler(const Fd& client, const ServerOptions& opts) {
             open = false;
         }
         while (auto line = framer.next_line()) {
-            protocol::append_reply(out, *line, opts.max_n);
+            protocol::Request req = protocol::parse_request(*line, opts.max_n);
+            if (req.costly() && client_gone(client.get())) break;  // reset: the rest is for nobody
+            protocol::append_reply(out, req);
             if (stop_requested()) break;  // Ctrl-C: the rest of a pipelined batch is not computed
         }
         if (framer.too_long()) {

@@ -120,6 +120,12 @@ bool blocking_send_all(int fd, std::string_view data) {
     return true;
 }
 
+bool client_gone(int fd) {
+    tcp_info info{};  // the connection's state, without waiting and without taking its error
+    socklen_t len = sizeof info;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_CLOSE;
+}
+
 void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
 void raise_fd_limit() {

@@ -70,6 +70,11 @@ void set_nodelay(int fd);
 // peer gives false (EPIPE), never SIGPIPE.
 bool blocking_send_all(int fd, std::string_view data);
 
+// Has the client reset the connection? Asks the kernel for the connection's state (TCP_INFO), one
+// system call that never waits. A client that only closed its sending side is not gone: it still
+// expects its answers.
+bool client_gone(int fd);
+
 // Makes SIGPIPE harmless for the whole process: a peer that went away is an error code, not death.
 void ignore_sigpipe();
 

@@ -18,6 +18,7 @@
 #include "context.hpp"
 #include "faults.hpp"
 #include "frames.hpp"
+#include "log.hpp"
 #include "loop.hpp"
 #include "net.hpp"
 #include "workers.hpp"
@@ -92,6 +93,7 @@ TEST_P(LoopBackend, AnExceptionEndsOnlyThatTask) {
     loop->spawn(counter(3, log, *loop));
     testing::internal::CaptureStdout();
     loop->run();
+    fibs::log_drain(std::chrono::seconds(2));  // the log's own thread writes the line (common/log.hpp)
     std::string out = testing::internal::GetCapturedStdout();
     EXPECT_EQ(log, (std::vector<std::string>{"thrower runs", "round 0", "round 1", "round 2"}));
     EXPECT_NE(out.find("task failed: boom"), std::string::npos) << out;
@@ -315,6 +317,7 @@ TEST(Loop, ARefusedWatchEndsOnlyTheTaskThatAsked) {
     loop.spawn(counter(3, log, loop));              // its own sockets are not clients'
     testing::internal::CaptureStdout();
     loop.run();
+    fibs::log_drain(std::chrono::seconds(2));
     std::string out = testing::internal::GetCapturedStdout();
     EXPECT_EQ(log, (std::vector<std::string>{"first wait over", "round 0", "round 1", "round 2"}));
     EXPECT_NE(out.find("refusing clients: poll refused a watch"), std::string::npos) << out;
@@ -345,7 +348,7 @@ Task monitor(Loop& loop, int letters) {
 }
 
 Task asks_a_worker(Workers& workers, Loop& loop, unsigned n, std::vector<std::string>& log) {
-    std::uint64_t value = co_yield future(workers.submit(n, loop));
+    std::uint64_t value = co_yield future(workers.submit(n, -1, loop));
     log.push_back("fib(" + std::to_string(n) + ") = " + std::to_string(value));
 }
 
@@ -442,6 +445,7 @@ TEST(Loop, ASecondWaitOnTheSameDescriptorIsAnErrorNotASilentDestroy) {
     loop.spawn(writer(p.b.get(), log));
     testing::internal::CaptureStdout();
     loop.run();
+    fibs::log_drain(std::chrono::seconds(2));
     std::string out = testing::internal::GetCapturedStdout();
     EXPECT_EQ(log, (std::vector<std::string>{"writer writes", "1"}));
     EXPECT_NE(out.find("task failed: a second task waits on " + std::to_string(p.a.get())), std::string::npos) << out;

@@ -1,9 +1,13 @@
 // End to end, every server: the article's session and the protocol's promises, on real processes.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <time.h>
 
+#include <algorithm>
 #include <thread>
 
+#include "fib.hpp"
+#include "proc_stats.hpp"
 #include "servers.hpp"
 
 namespace fibs::test {
@@ -173,7 +177,103 @@ TEST_P(EveryServer, AStdoutNobodyReadsStallsNeitherServingNorTheStop) {
     server.reset();
 }
 
+// What one fib(n) costs in this process, in this build (sanitizers slow it as they slow servers).
+double cpu_of_fib(unsigned n) {
+    auto thread_cpu = [] {
+        timespec t{};
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+    };
+    double one = 1e9;
+    for (int i = 0; i < 3; ++i) {
+        double start = thread_cpu();
+        volatile std::uint64_t sink = fib(n);
+        (void)sink;
+        one = std::min(one, thread_cpu() - start);
+    }
+    return one;
+}
+
+// Sends each of `clients` connections `lines` requests for fib(n) and resets it at once, then
+// waits until the server is idle again (bounded). Returns the server CPU it spent meanwhile.
+double cpu_spent_on_clients_that_reset(ServerProcess& server, int clients, int lines, unsigned n) {
+    auto cpu = [&] { return bench::read_proc_stats(server.pid()).value_or(bench::ProcStats{}).cpu_s; };
+    double before = cpu();
+    std::string batch;
+    for (int i = 0; i < lines; ++i) batch += std::to_string(n) + "\n";
+    for (int i = 0; i < clients; ++i) {
+        Client c(server.port());
+        c.send(batch);
+        c.reset();
+    }
+    double last = before;
+    for (int i = 0; i < 300; ++i) {  // until the server is idle again (at most 30 s)
+        std::this_thread::sleep_for(100ms);
+        double now = cpu();
+        bool idle = now - last < 0.015;
+        last = now;
+        if (idle) break;
+    }
+    return last - before;
+}
+
+// Clients that send a batch of costly requests and reset at once. A server checks that its client
+// is still there before each costly request (client_gone, common/net.hpp), so what the gone
+// clients cost is about one request each, not their batches (160 requests here).
+TEST_P(EveryServer, ClientsThatResetCostAboutOneRequestEach) {
+    constexpr int kClients = 8, kEach = 20;
+    constexpr unsigned kN = 33;  // about 4 ms each (docs/protocol.md), 0.6 s for every batch
+    double one = cpu_of_fib(kN);
+    double spent = cpu_spent_on_clients_that_reset(*server, kClients, kEach, kN);
+    EXPECT_LT(spent, 0.25 * kClients * kEach * one)
+        << "the server spent " << spent << " s of CPU on clients that had gone; one request costs " << one << " s"
+        << dump(*server);
+}
+
+// With --workers, a request is a job in the pool's queue until a worker takes it, and its client
+// may reset meanwhile. Two live clients keep both workers busy with fib(38) while 40 others send
+// fib(33) and reset: the worker checks before it computes, so the 40 queued jobs cost nothing.
+class WithWorkers : public EveryServer {};
+
+TEST_P(WithWorkers, QueuedJobsOfClientsThatResetAreNotComputed) {
+    constexpr int kGone = 40;
+    double one = cpu_of_fib(33), busy = cpu_of_fib(38);
+    auto cpu = [&] { return bench::read_proc_stats(server->pid()).value_or(bench::ProcStats{}).cpu_s; };
+    double before = cpu();
+    Client a(server->port()), b(server->port());
+    a.send("38\n");
+    b.send("38\n");
+    std::this_thread::sleep_for(10ms);  // both workers have taken a fib(38)
+    std::vector<std::unique_ptr<Client>> gone;
+    for (int i = 0; i < kGone; ++i) {
+        gone.push_back(std::make_unique<Client>(server->port()));
+        gone.back()->send("33\n");
+    }
+    std::this_thread::sleep_for(20ms);  // their jobs wait in the queue
+    for (auto& c : gone) c->reset();
+    EXPECT_EQ(a.read_line(10s), std::to_string(fib(38)));
+    EXPECT_EQ(b.read_line(10s), std::to_string(fib(38)));
+    std::this_thread::sleep_for(100ms);
+    for (int i = 0; i < 300; ++i) {  // until the server is idle again (at most 30 s)
+        double was = cpu();
+        std::this_thread::sleep_for(100ms);
+        if (cpu() - was < 0.015) break;
+    }
+    double spent = cpu() - before - 2 * busy;
+    EXPECT_LT(spent, 0.4 * kGone * one) << "the server spent " << spent << " s of CPU on the jobs of clients that had gone; "
+                                        << "one costs " << one << " s" << dump(*server);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, EveryServer, testing::ValuesIn(all_servers()), label_of);
+
+std::vector<ServerKind> with_workers() {
+    std::vector<ServerKind> out;
+    for (auto& k : all_servers()) {
+        if (std::find(k.args.begin(), k.args.end(), "--workers") != k.args.end()) out.push_back(k);
+    }
+    return out;
+}
+INSTANTIATE_TEST_SUITE_P(All, WithWorkers, testing::ValuesIn(with_workers()), label_of);
 // The ruler fib-bench compare measures every step against (bench/floor.cpp) keeps the same protocol
 // and stops the same way, or its figures would flatter it.
 INSTANTIATE_TEST_SUITE_P(Ruler, EveryServer, testing::Values(ServerKind{"floor", "fib-floor", {}}), label_of);
