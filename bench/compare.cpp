@@ -370,6 +370,11 @@ int run_compare(const CompareConfig& cfg) {
     for (const char* exe : {"fib-floor", "fib-blocking", "fib-loop", "fib-threads"}) {
         if (!exists(exe)) missing.push_back(exe);
     }
+    if (missing.size() == 4) {
+        std::fprintf(stderr, "error: no server to compare in %s (--bin names the directory of fib-floor, fib-blocking, "
+                             "fib-loop and fib-threads)\n", cfg.bin_dir.c_str());
+        return 1;
+    }
     for (const auto& m : missing) std::printf("note: %s is not built yet; its rows are left out\n", m.c_str());
 
     std::vector<Measured> all;

@@ -65,6 +65,10 @@ LoadResult run_load(const LoadConfig& cfg) {
     tl.start = start;
     tl.window_start = start + ns(cfg.warmup_s);
     tl.window_end = cfg.requests > 0 ? kForever : start + ns(cfg.warmup_s + cfg.duration_s);
+    if (tl.busy.load() == 0) {  // no connection that sends requests is open: nothing to wait for
+        tl.window_end = start;
+        tl.stop = true;
+    }
     tl.go.count_down();
 
     const bool show = cfg.progress != LoadConfig::Progress::none;

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "compare.hpp"
@@ -11,20 +13,46 @@
 #include "net.hpp"
 #include "proc_stats.hpp"
 #include "report.hpp"
+#include "server.hpp"
 #include "server_process.hpp"
 
 namespace {
 
-// "5s", "500ms", "2m", "1.5" (seconds).
-double parse_seconds(const std::string& text) {
+// "5s", "500ms", "2m", "1.5" (seconds): a finite time, above 0 unless `zero_ok`.
+double parse_seconds(const std::string& text, const std::string& flag, bool zero_ok = false) {
+    auto wrong = [&](const std::string& why) {
+        return std::invalid_argument(flag + " " + text + ": " + why + " (say 5s, 500ms, 1m)");
+    };
     std::size_t used = 0;
-    double v = std::stod(text, &used);
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        throw wrong("not a time");
+    }
     std::string unit = text.substr(used);
-    if (unit.empty() || unit == "s") return v;
-    if (unit == "ms") return v / 1e3;
-    if (unit == "us") return v / 1e6;
-    if (unit == "m") return v * 60;
-    throw std::invalid_argument("unknown time unit in '" + text + "' (use s, ms, us or m)");
+    double scale = unit.empty() || unit == "s" ? 1 : unit == "ms" ? 1e-3 : unit == "us" ? 1e-6 : unit == "m" ? 60 : 0;
+    if (scale == 0) throw wrong("unknown unit");
+    if (!std::isfinite(v) || v < 0 || (v == 0 && !zero_ok) || v * scale > 86400) {
+        throw wrong(zero_ok ? "must be 0 or more, up to a day" : "must be above 0, up to a day");
+    }
+    return v * scale;
+}
+
+// Why a run measured nothing, in one line, or "" when it measured something.
+std::string nothing_measured(const fibs::bench::LoadResult& r) {
+    const auto& c = r.connections;
+    if (c.established == 0) {
+        std::string why;
+        for (auto [n, what] : {std::pair{c.refused, " refused by the kernel"}, {c.timed_out, " timed out"},
+                               {c.failed, " failed"}, {c.refused_by_server, " told the server is full"}}) {
+            if (n > 0) why += (why.empty() ? "" : ", ") + std::to_string(n) + what;
+        }
+        return "no connection was established (" + why + "): is a server listening on " +
+               fibs::host_port(r.config.host, r.config.port) + "?";
+    }
+    if (r.main.replies == 0 && r.hog.replies == 0) return "no reply arrived in the window";
+    return "";
 }
 
 }  // namespace
@@ -50,7 +78,15 @@ int main(int argc, char** argv) {
     run->add_option("--flood", cfg.flood, "Extra connections that write requests without end and never read");
     run->add_option("--flood-n", cfg.flood_n, "n the flood connections ask for")->capture_default_str();
     run->add_option("--rate", cfg.rate,
-                    "Open loop: requests/s over all clients on a fixed schedule, latency from the intended send time");
+                    "Open loop: requests/s over all clients on a fixed schedule, latency from the intended send time")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                char* end = nullptr;
+                double v = std::strtod(text.c_str(), &end);
+                bool ok = end != text.c_str() && *end == '\0' && std::isfinite(v) && v > 0 && v <= 1e7;
+                return ok ? "" : "must be a number of requests/s above 0, up to 10,000,000, not " + text;
+            },
+            "RATE"));
     run->add_option("--pipeline", cfg.pipeline,
                     "Requests in flight per connection (closed loop). Replies are read in batches and as many "
                     "requests go back in one send; requests mix n and a neighbour so a lost "
@@ -89,9 +125,16 @@ int main(int argc, char** argv) {
             if (cmp.bin_dir.empty()) cmp.bin_dir = fibs::self_dir();
             return fibs::bench::run_compare(cmp);
         }
-        cfg.duration_s = parse_seconds(duration);
-        cfg.warmup_s = parse_seconds(warmup);
-        cfg.timeout_s = parse_seconds(timeout);
+        cfg.duration_s = parse_seconds(duration, "--duration");
+        cfg.warmup_s = parse_seconds(warmup, "--warmup", /*zero_ok=*/true);
+        cfg.timeout_s = parse_seconds(timeout, "--timeout");
+        fibs::Addresses resolved(cfg.host, cfg.port, false, "cannot resolve " + cfg.host);  // one line, before any load
+        fibs::raise_fd_limit();
+        long connections = static_cast<long>(cfg.clients) + cfg.hog + cfg.flood + cfg.idle;
+        if (connections + 64 > fibs::descriptor_limit()) {
+            throw std::invalid_argument(std::to_string(connections) + " connections need more descriptors than this process may open (" +
+                                        std::to_string(fibs::descriptor_limit()) + ", less 64 for itself): raise ulimit -n");
+        }
         if (!trace.empty()) cfg.trace = 100'000;
         cfg.progress = ::isatty(STDERR_FILENO) != 0 ? fibs::bench::LoadConfig::Progress::live
                                                     : fibs::bench::LoadConfig::Progress::plain;
@@ -113,6 +156,10 @@ int main(int argc, char** argv) {
             fibs::bench::write_trace(trace, result);
             std::printf("%-12s %zu requests written to %s (open it in ui.perfetto.dev)\n", "trace", result.trace.size(),
                         trace.c_str());
+        }
+        if (std::string why = nothing_measured(result); !why.empty()) {
+            std::fprintf(stderr, "error: nothing measured: %s\n", why.c_str());
+            return 4;
         }
         return result.errors.total() == 0 ? 0 : 3;
     } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 // fib-bench: the histogram, and the load engine against small servers whose behaviour we know.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -601,6 +602,79 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
     EXPECT_NE(text.find("\"machine\""), std::string::npos);
     EXPECT_NE(text.find("\"served\""), std::string::npos);
     std::filesystem::remove_all(out);
+}
+
+// A port on 127.0.0.1 where nobody listens: bound (so nobody else takes it) but not listening.
+struct DeadPort {
+    Fd sock{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    std::uint16_t port = 0;
+    DeadPort() {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&a), len) == 0 &&
+            ::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+            port = ntohs(a.sin_port);
+        }
+    }
+};
+
+long lines_starting(const std::string& output, const std::string& start) {
+    std::istringstream in(output);
+    long n = 0;
+    for (std::string l; std::getline(in, l);) n += l.rfind(start, 0) == 0;
+    return n;
+}
+
+// A run that measured nothing says so in one line and exits 4, never 0; with --requests too, where
+// it used to wait for replies that could never come.
+TEST(BenchExit, NothingMeasuredIsExitCodeFourAndOneLine) {
+    DeadPort dead;
+    ASSERT_NE(dead.port, 0);
+    for (std::vector<std::string> extra : {std::vector<std::string>{"-d", "0.3s"},
+                                           {"--requests", "10", "-d", "1s", "--timeout", "1s"}}) {
+        std::vector<std::string> args{"run", "--port", std::to_string(dead.port), "--warmup", "0.1s"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        Finished run = run_to_end(bin("fib-bench"), args, 10s);
+        EXPECT_EQ(run.code, 4) << run.output;
+        EXPECT_EQ(lines_starting(run.output, "error: "), 1) << run.output;
+        EXPECT_NE(run.output.find("error: nothing measured: no connection was established (8 refused by the kernel)"),
+                  std::string::npos) << run.output;
+    }
+}
+
+// Every argument that cannot make a run is refused before any load, with a non-zero exit code and
+// one line that names it.
+TEST(BenchExit, AnArgumentThatCannotMakeARunIsRefusedInOneLine) {
+    DeadPort dead;
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    std::string too_many = std::to_string(std::min<rlim_t>(files.rlim_max, 10'000'000) + 1);
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--duration", "abc"}, "--duration abc: not a time"},
+        {{"--duration", "-5s"}, "--duration -5s: must be above 0"},
+        {{"--duration", "5parsecs"}, "--duration 5parsecs: unknown unit"},
+        {{"--warmup", "nan"}, "--warmup nan: must be 0 or more"},
+        {{"--timeout", "0"}, "--timeout 0: must be above 0"},
+        {{"--rate", "inf"}, "--rate"},
+        {{"--rate", "nan"}, "--rate"},
+        {{"--rate", "-5"}, "--rate"},
+        {{"--rate", "1e300"}, "--rate"},
+        {{"--clients", too_many}, "need more descriptors than this process may open"},
+        {{"--host", "no.such.host.invalid"}, "cannot resolve no.such.host.invalid"},
+    };
+    for (const auto& [extra, says] : cases) {
+        std::vector<std::string> args{"run", "--port", std::to_string(dead.port)};
+        args.insert(args.end(), extra.begin(), extra.end());
+        Finished run = run_to_end(bin("fib-bench"), args, 30s);
+        EXPECT_NE(run.code, 0) << extra[0] << " " << extra[1] << ":\n" << run.output;
+        EXPECT_NE(run.output.find(says), std::string::npos) << extra[0] << " " << extra[1] << ":\n" << run.output;
+        EXPECT_EQ(run.output.find("target "), std::string::npos) << "a run started anyway:\n" << run.output;
+    }
+    Finished compare = run_to_end(bin("fib-bench"), {"compare", "--quick", "--bin", "/nonexistent"}, 10s);
+    EXPECT_EQ(compare.code, 1) << compare.output;
+    EXPECT_EQ(lines_starting(compare.output, "error: no server to compare in /nonexistent"), 1) << compare.output;
 }
 
 }  // namespace
