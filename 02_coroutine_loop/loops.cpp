@@ -22,6 +22,8 @@
 #include <exception>
 #include <mutex>
 #include <new>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -51,10 +53,11 @@ void run_loops(std::vector<std::unique_ptr<Context>>& loops) {
     std::vector<std::thread> threads;
     try {
         for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back(run, std::ref(*loops[i]));
-    } catch (...) {  // no thread for a loop: stop the ones that started
+    } catch (const std::system_error& e) {  // no thread for a loop: stop the ones that started
         stop_all();
         for (auto& t : threads) t.join();
-        throw;
+        throw std::system_error(e.code(), "cannot start the thread of loop " + std::to_string(threads.size() + 2) +
+                                              " (a process limit? ulimit -u)");
     }
     run(*loops[0]);
     for (auto& t : threads) t.join();

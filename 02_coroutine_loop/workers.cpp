@@ -3,6 +3,8 @@
 #include <chrono>
 #include <climits>
 #include <new>
+#include <string>
+#include <system_error>
 
 #include "fib.hpp"
 #include "net.hpp"
@@ -13,9 +15,11 @@ namespace fibs::loop {
 Workers::Workers(int threads, unsigned offload_min) : offload_min_(offload_min) {
     try {
         for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
-    } catch (...) {
+    } catch (const std::system_error& e) {
+        std::size_t started = threads_.size();
         stop();  // the threads already started
-        throw;
+        throw std::system_error(e.code(), "cannot start worker thread " + std::to_string(started + 1) + " of " +
+                                              std::to_string(threads) + " (a process limit? ulimit -u)");
     }
 }
 

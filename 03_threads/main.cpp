@@ -35,7 +35,8 @@ struct Options : fibs::ServerOptions {
 };
 
 // Ctrl-C must interrupt the accept() in fib_server, so only that thread may take the signal: a
-// client thread starts with SIGINT and SIGTERM blocked (a new thread inherits its creator's mask).
+// client thread starts with SIGINT, SIGTERM and SIGHUP blocked (a new thread inherits its
+// creator's mask).
 class StopSignalsBlocked {
 public:
     StopSignalsBlocked() {
@@ -43,6 +44,7 @@ public:
         sigemptyset(&stop);
         sigaddset(&stop, SIGINT);
         sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGHUP);
         ::pthread_sigmask(SIG_BLOCK, &stop, &old_);
     }
     ~StopSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }

@@ -1,5 +1,6 @@
 #include "log.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,12 +44,16 @@ public:
 
     // False when no thread can be started: the lines are then written by whoever logs them.
     bool start() {
+        sigset_t all, old;  // the writer takes no signal: a Ctrl-C must interrupt the server's own calls
+        sigfillset(&all);
+        ::pthread_sigmask(SIG_BLOCK, &all, &old);
         try {
             std::thread([this] { run(); }).detach();
             threaded_ = true;
         } catch (const std::exception&) {
             threaded_ = false;
         }
+        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
         return threaded_;
     }
 

@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -33,12 +34,20 @@ void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& m
 Fd start_server(const ServerOptions& opts, bool reuseport) {
     ignore_sigpipe();
     raise_fd_limit();
+    Fd sock;
     try {
-        return listen_on(opts.host, opts.port, 1024, reuseport);
+        sock = listen_on(opts.host, opts.port, 1024, reuseport);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         std::exit(1);
     }
+    // A server that could never hold a client would accept in a loop, each accept failing at once.
+    if (!Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC))) {
+        std::fprintf(stderr, "error: no file descriptor left for a client (the limit is %d: ulimit -n)\n",
+                     descriptor_limit());
+        std::exit(1);
+    }
+    return sock;
 }
 
 void log_listening(const Fd& sock, std::string_view about) {

@@ -24,9 +24,9 @@ struct ServerOptions {
 // --host, --port, --quiet, --max-n, and --max-clients with the server's own words for its default.
 void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& max_clients_default);
 
-// SIGPIPE ignored, the soft descriptor limit raised to the hard one, the
-// listening socket (with SO_REUSEPORT when asked: net.hpp). Exits 1 with
-// "error: cannot listen on ...: <reason>" on stderr.
+// SIGPIPE ignored, the soft descriptor limit raised to the hard one, the listening socket (with
+// SO_REUSEPORT when asked: net.hpp). Exits 1 with "error: cannot listen on ...: <reason>" on
+// stderr, or "error: no file descriptor left for a client ..." when not even one could be served.
 Fd start_server(const ServerOptions& opts, bool reuseport = false);
 
 // "Listening on 127.0.0.1:25000", and " (<about>)" when given: always printed, it is the readiness

@@ -28,6 +28,7 @@ void stop_on_signals() {
     sa.sa_flags = SA_RESETHAND;  // not SA_RESTART: see stop.hpp
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGHUP, &sa, nullptr);
 }
 
 int stop_on_signals_pipe() {
@@ -37,6 +38,7 @@ int stop_on_signals_pipe() {
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // this thread, and every thread started after it
     std::thread([stop, wake = fds[1]] {             // the write end stays open for the process's life
         int sig = 0;

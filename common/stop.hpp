@@ -1,14 +1,16 @@
-// A clean stop on Ctrl-C (SIGINT) and SIGTERM, and a second one that always ends the process.
+// A clean stop on Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal that started the server has
+// closed: nobody is left to read its log), and a second one that always ends the process.
 #pragma once
 
 namespace fibs {
 
-// Installs a handler for SIGINT and SIGTERM that only sets a flag. It is installed without
+// Installs a handler for SIGINT, SIGTERM and SIGHUP that only sets a flag. It is installed without
 // SA_RESTART: a blocked accept() or recv() then returns -1 with errno EINTR instead of going on
 // waiting, so the caller gets back to its loop and sees stop_requested().
 //
 // The handler is one-shot (SA_RESETHAND): a second Ctrl-C meets the default action and ends the
-// process at once, whatever it is busy with (exit status 130 for SIGINT, 143 for SIGTERM).
+// process at once, whatever it is busy with (exit status 130 for SIGINT, 143 for SIGTERM, 129 for
+// SIGHUP).
 // One gap is left on purpose in the blocking servers: a signal that lands after the check and
 // before the call is noticed only at the next return; the second Ctrl-C covers it.
 void stop_on_signals();
@@ -22,7 +24,7 @@ void stop_on_signals();
 // std::system_error if the pipe or the thread cannot be made.
 int stop_on_signals_pipe();
 
-// True once SIGINT or SIGTERM has arrived.
+// True once SIGINT, SIGTERM or SIGHUP has arrived.
 bool stop_requested();
 
 }  // namespace fibs

@@ -17,6 +17,19 @@ inline void PrintTo(const ServerKind& kind, std::ostream* os) { *os << kind.labe
 
 namespace fibs::test {
 
+// Built with AddressSanitizer or ThreadSanitizer: their runtimes cannot run under some limits.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // Every server model (and every loop backend). Grows as the steps land.
 std::vector<ServerKind> all_servers();
 // The ones that serve many clients at once: all but the blocking server.
