@@ -151,11 +151,16 @@ TEST_P(EveryServer, CtrlCWithNobodyConnectedExitsZero) {
     server.reset();
 }
 
-TEST_P(EveryServer, CtrlCWithAnIdleClientExitsZero) {
-    Client c(server->port());
+// The same with a client connected, served once and idle since.
+void expect_clean_stop_with_an_idle_client(ServerProcess& server, int sig) {
+    Client c(server.port());
     c.send("10\n");
     EXPECT_EQ(c.read_line(), "55");
-    expect_clean_stop(*server, SIGINT);
+    expect_clean_stop(server, sig);
+}
+
+TEST_P(EveryServer, CtrlCWithAnIdleClientExitsZero) {
+    expect_clean_stop_with_an_idle_client(*server, SIGINT);
     server.reset();
 }
 
@@ -166,10 +171,7 @@ TEST_P(EveryServer, SigtermWithNobodyConnectedExitsZero) {
 
 // SIGHUP: the terminal that started the server has closed. A clean stop, as SIGTERM.
 TEST_P(EveryServer, SighupStopsItCleanlyToo) {
-    Client c(server->port());
-    c.send("10\n");
-    EXPECT_EQ(c.read_line(), "55");
-    expect_clean_stop(*server, SIGHUP);
+    expect_clean_stop_with_an_idle_client(*server, SIGHUP);
     server.reset();
 }
 
