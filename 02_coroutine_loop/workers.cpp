@@ -7,8 +7,8 @@
 #include <system_error>
 
 #include "fib.hpp"
-#include "net.hpp"
 #include "loop.hpp"
+#include "net.hpp"
 
 namespace fibs::loop {
 
