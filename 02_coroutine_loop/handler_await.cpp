@@ -19,7 +19,7 @@ namespace {
 Async<> answer(std::string& out, std::string_view line, Turn& turn, const Fd& client, Context& ctx) {
     co_await turn;  // a few requests per turn, then the others
     protocol::Request req = protocol::parse_request(line, ctx.opts.max_n);
-    if (req.costly() && client_gone(client.get())) co_return;  // reset: nobody to compute for
+    if (req.costly() && client_left(client.get(), out)) co_return;  // gone: nobody to compute for
     if (req.ok() && ctx.workers.takes(req.n)) {
         protocol::append_value(out, co_await on_worker(ctx.workers, ctx.loop, req.n, client.get()));  // the talk's fix
     } else {

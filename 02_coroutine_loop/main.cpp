@@ -40,7 +40,7 @@ Task fib_handler(Fd client, [[maybe_unused]] Seat seat, Context& ctx) {
         for (Turn turn; auto line = framer.next_line();) {
             if (turn.over()) co_yield again(client.get());  // a few requests per turn, then the others
             protocol::Request req = protocol::parse_request(*line, opts.max_n);
-            if (req.costly() && client_gone(client.get())) break;  // reset: the rest is for nobody
+            if (req.costly() && client_left(client.get(), out)) break;  // gone: the rest is for nobody
             if (req.ok() && ctx.workers.takes(req.n)) {  // the talk's fix: fib on a worker thread
                 int job = ctx.workers.submit(req.n, client.get(), ctx.loop);
                 std::uint64_t value = co_yield future(job);  // the loop serves others meanwhile

@@ -100,7 +100,7 @@ private:
             }
             while (auto line = c.framer.next_line()) {
                 fibs::protocol::Request req = fibs::protocol::parse_request(*line, opts_.max_n);
-                if (req.costly() && fibs::client_gone(c.sock.get())) break;  // as every step: reset, nobody to compute for
+                if (req.costly() && fibs::client_left(c.sock.get(), c.out)) break;  // as every step: gone, nobody to compute for
                 fibs::protocol::append_reply(c.out, req);
             }
             if (c.framer.too_long()) {

@@ -26,7 +26,7 @@ void fib_handler(const Fd& client, const ServerOptions& opts) {
         }
         while (auto line = framer.next_line()) {
             protocol::Request req = protocol::parse_request(*line, opts.max_n);
-            if (req.costly() && client_gone(client.get())) break;  // reset: the rest is for nobody
+            if (req.costly() && client_left(client.get(), out)) break;  // gone: the rest is for nobody
             protocol::append_reply(out, req);
             if (stop_requested()) break;  // Ctrl-C: the rest of a pipelined batch is not computed
         }

@@ -126,6 +126,15 @@ bool client_gone(int fd) {
     return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_CLOSE;
 }
 
+bool client_left(int fd, std::string& out) {
+    if (!out.empty()) {
+        ssize_t n = ::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;  // reset, broken pipe
+        if (n > 0) out.erase(0, static_cast<std::size_t>(n));
+    }
+    return client_gone(fd);
+}
+
 void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
 void raise_fd_limit() {

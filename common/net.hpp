@@ -75,6 +75,12 @@ bool blocking_send_all(int fd, std::string_view data);
 // expects its answers.
 bool client_gone(int fd);
 
+// Before a costly request: the replies already made go out first, as much as the socket takes
+// without waiting (the rest stays in `out`, in order), then client_gone. A client that has closed
+// for good answers that first reply with a reset, so it is seen gone one request later instead of
+// having a whole batch computed for it.
+bool client_left(int fd, std::string& out);
+
 // Makes SIGPIPE harmless for the whole process: a peer that went away is an error code, not death.
 void ignore_sigpipe();
 

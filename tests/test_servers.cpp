@@ -207,9 +207,10 @@ double cpu_of_fib(unsigned n) {
     return one;
 }
 
-// Sends each of `clients` connections `lines` requests for fib(n) and resets it at once, then
-// waits until the server is idle again (bounded). Returns the server CPU it spent meanwhile.
-double cpu_spent_on_clients_that_reset(ServerProcess& server, int clients, int lines, unsigned n) {
+// Sends each of `clients` connections `lines` requests for fib(n) and resets it at once (or, with
+// `close`, closes it for good: no reset until the server's first reply), then waits until the
+// server is idle again (bounded). Returns the server CPU it spent meanwhile.
+double cpu_spent_on_clients_that_leave(ServerProcess& server, int clients, int lines, unsigned n, bool close = false) {
     auto cpu = [&] { return bench::read_proc_stats(server.pid()).value_or(bench::ProcStats{}).cpu_s; };
     double before = cpu();
     std::string batch;
@@ -217,7 +218,7 @@ double cpu_spent_on_clients_that_reset(ServerProcess& server, int clients, int l
     for (int i = 0; i < clients; ++i) {
         Client c(server.port());
         c.send(batch);
-        c.reset();
+        if (!close) c.reset();  // else its destructor closes it
     }
     double last = before;
     for (int i = 0; i < 300; ++i) {  // until the server is idle again (at most 30 s)
@@ -230,17 +231,20 @@ double cpu_spent_on_clients_that_reset(ServerProcess& server, int clients, int l
     return last - before;
 }
 
-// Clients that send a batch of costly requests and reset at once. A server checks that its client
-// is still there before each costly request (client_gone, common/net.hpp), so what the gone
-// clients cost is about one request each, not their batches (160 requests here).
-TEST_P(EveryServer, ClientsThatResetCostAboutOneRequestEach) {
+// Clients that send a batch of costly requests and leave at once, by a reset or by a plain close.
+// Before each costly request a server sends the replies it has made and checks that its client is
+// still there (client_left, common/net.hpp), so what the gone clients cost is a request or two
+// each, not their batches (160 requests here).
+TEST_P(EveryServer, ClientsThatLeaveCostARequestOrTwoEach) {
     constexpr int kClients = 8, kEach = 20;
     constexpr unsigned kN = 33;  // about 4 ms each (docs/protocol.md), 0.6 s for every batch
     double one = cpu_of_fib(kN);
-    double spent = cpu_spent_on_clients_that_reset(*server, kClients, kEach, kN);
-    EXPECT_LT(spent, 0.25 * kClients * kEach * one)
-        << "the server spent " << spent << " s of CPU on clients that had gone; one request costs " << one << " s"
-        << dump(*server);
+    for (bool close : {false, true}) {
+        double spent = cpu_spent_on_clients_that_leave(*server, kClients, kEach, kN, close);
+        EXPECT_LT(spent, 0.25 * kClients * kEach * one)
+            << "the server spent " << spent << " s of CPU on clients that had " << (close ? "closed" : "reset")
+            << "; one request costs " << one << " s" << dump(*server);
+    }
 }
 
 // With --workers, a request is a job in the pool's queue until a worker takes it, and its client
