@@ -150,9 +150,11 @@ TEST_P(LoopBackend, ATaskWithABigBatchLetsTheOthersRunBetweenTurns) {
     loop->run();
     ASSERT_EQ(log.size(), 101u);
     // The batch's first turn, then the other's first step (to its recv, already ready), the
-    // batch's second turn, and the other's answer: after two turns, not after the whole batch.
+    // batch's second turn, and the other's answer: after two turns, not after the whole batch. (A
+    // turn is 16 requests or 200 µs: on a slow machine, or under a sanitizer, it can end sooner.)
     auto other = std::find(log.begin(), log.end(), "other") - log.begin();
-    EXPECT_EQ(other, 2 * Turn::kRequests) << "the other ran after " << other << " of the batch's 100";
+    EXPECT_GE(other, 2);
+    EXPECT_LE(other, 2 * Turn::kRequests) << "the other ran after " << other << " of the batch's 100";
 }
 
 TEST_P(LoopBackend, AnAgainAloneInTasksStillLetsAReadySocketIn) {
@@ -162,7 +164,8 @@ TEST_P(LoopBackend, AnAgainAloneInTasksStillLetsAReadySocketIn) {
     [[maybe_unused]] ssize_t n = ::write(p.b.get(), "1\n", 2);
     loop->run();
     auto other = std::find(log.begin(), log.end(), "other") - log.begin();
-    EXPECT_EQ(other, 2 * Turn::kRequests) << "the ready socket waited for " << other << " of the batch's 1000";
+    EXPECT_GE(other, 2);
+    EXPECT_LE(other, 2 * Turn::kRequests) << "the ready socket waited for " << other << " of the batch's 1000";
 }
 
 // Readiness that arrives while nobody waits for it: the task is parked on a worker's result while
