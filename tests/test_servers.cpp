@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <time.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -192,27 +191,38 @@ TEST_P(EveryServer, AStdoutNobodyReadsStallsNeitherServingNorTheStop) {
 
 // What one fib(n) costs in this process, in this build (sanitizers slow it as they slow servers).
 double cpu_of_fib(unsigned n) {
-    auto thread_cpu = [] {
-        timespec t{};
-        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-    };
     double one = 1e9;
     for (int i = 0; i < 3; ++i) {
-        double start = thread_cpu();
+        double start = bench::thread_cpu_s();
         volatile std::uint64_t sink = fib(n);
         (void)sink;
-        one = std::min(one, thread_cpu() - start);
+        one = std::min(one, bench::thread_cpu_s() - start);
     }
     return one;
+}
+
+double server_cpu_s(ServerProcess& server) {
+    return bench::read_proc_stats(server.pid()).value_or(bench::ProcStats{}).cpu_s;
+}
+
+// Waits until the server uses under 15 ms of CPU in 100 ms (at most 30 s); returns its CPU then.
+double server_cpu_once_idle(ServerProcess& server) {
+    double last = server_cpu_s(server);
+    for (int i = 0; i < 300; ++i) {
+        std::this_thread::sleep_for(100ms);
+        double now = server_cpu_s(server);
+        bool idle = now - last < 0.015;
+        last = now;
+        if (idle) break;
+    }
+    return last;
 }
 
 // Sends each of `clients` connections `lines` requests for fib(n) and resets it at once (or, with
 // `close`, closes it for good: no reset until the server's first reply), then waits until the
 // server is idle again (bounded). Returns the server CPU it spent meanwhile.
 double cpu_spent_on_clients_that_leave(ServerProcess& server, int clients, int lines, unsigned n, bool close = false) {
-    auto cpu = [&] { return bench::read_proc_stats(server.pid()).value_or(bench::ProcStats{}).cpu_s; };
-    double before = cpu();
+    double before = server_cpu_s(server);
     std::string batch;
     for (int i = 0; i < lines; ++i) batch += std::to_string(n) + "\n";
     for (int i = 0; i < clients; ++i) {
@@ -220,15 +230,7 @@ double cpu_spent_on_clients_that_leave(ServerProcess& server, int clients, int l
         c.send(batch);
         if (!close) c.reset();  // else its destructor closes it
     }
-    double last = before;
-    for (int i = 0; i < 300; ++i) {  // until the server is idle again (at most 30 s)
-        std::this_thread::sleep_for(100ms);
-        double now = cpu();
-        bool idle = now - last < 0.015;
-        last = now;
-        if (idle) break;
-    }
-    return last - before;
+    return server_cpu_once_idle(server) - before;
 }
 
 // Clients that send a batch of costly requests and leave at once, by a reset or by a plain close.
@@ -256,8 +258,7 @@ class WithWorkers : public EveryServer {};
 TEST_P(WithWorkers, QueuedJobsOfClientsThatResetAreNotComputed) {
     constexpr int kGone = 40;
     double one = cpu_of_fib(33), busy = cpu_of_fib(38);
-    auto cpu = [&] { return bench::read_proc_stats(server->pid()).value_or(bench::ProcStats{}).cpu_s; };
-    double before = cpu();
+    double before = server_cpu_s(*server);
     Client a(server->port()), b(server->port());
     a.send("38\n");
     b.send("38\n");
@@ -272,12 +273,7 @@ TEST_P(WithWorkers, QueuedJobsOfClientsThatResetAreNotComputed) {
     EXPECT_EQ(a.read_line(10s), std::to_string(fib(38)));
     EXPECT_EQ(b.read_line(10s), std::to_string(fib(38)));
     std::this_thread::sleep_for(100ms);
-    for (int i = 0; i < 300; ++i) {  // until the server is idle again (at most 30 s)
-        double was = cpu();
-        std::this_thread::sleep_for(100ms);
-        if (cpu() - was < 0.015) break;
-    }
-    double spent = cpu() - before - 2 * busy;
+    double spent = server_cpu_once_idle(*server) - before - 2 * busy;
     EXPECT_LT(spent, 0.6 * kGone * one) << "the server spent " << spent << " s of CPU on the jobs of clients that had gone; "
                                         << "one costs " << one << " s" << dump(*server);
 }
