@@ -63,6 +63,11 @@ TEST_P(LoopFaults, OutOfMemoryRefusesClientsOneByOneOrEndsTheServerWithOneLine) 
     ::setrlimit(RLIMIT_NOFILE, &files);
     if (files.rlim_cur < 5000) GTEST_SKIP() << "needs 5,000 descriptors, the hard limit is " << files.rlim_max;
     start_with("");
+    {  // a reply means start-up is over: every loop's thread runs (the readiness line comes before)
+        Client first(server->port());
+        first.send("1\n");
+        ASSERT_EQ(first.read_line(), "1");
+    }
     long vm = vm_size_kib(server->pid());
     ASSERT_GT(vm, 0);
     rlimit as{static_cast<rlim_t>(vm + 512) * 1024, static_cast<rlim_t>(vm + 512) * 1024};
