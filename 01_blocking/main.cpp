@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "handler.hpp"
+#include "options.hpp"
 #include "server.hpp"
 #include "stop.hpp"
 

@@ -17,6 +17,7 @@
 
 #include "context.hpp"
 #include "faults.hpp"
+#include "options.hpp"
 #include "stop.hpp"
 
 namespace fibs::loop {

@@ -15,6 +15,7 @@
 
 #include "acceptor.hpp"
 #include "handler.hpp"
+#include "options.hpp"
 #include "server.hpp"
 #include "stop.hpp"
 

@@ -22,6 +22,7 @@
 #include <memory>
 #include <vector>
 
+#include "options.hpp"
 #include "server.hpp"
 #include "stop.hpp"
 

@@ -10,26 +10,9 @@
 #include <cstdlib>
 #include <exception>
 
-#include "fib.hpp"
 #include "log.hpp"
 
 namespace fibs {
-
-void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& max_clients_default) {
-    app.add_option("--host", opts.host, "Address to listen on (0.0.0.0 exposes the server to your network)")
-        ->capture_default_str();
-    app.add_option("--port", opts.port, "TCP port; 0 picks a free port and prints it")->capture_default_str();
-    app.add_flag("--quiet", opts.quiet, "Do not print a line per connection");
-    app.add_option("--max-n", opts.max_n,
-                   "Largest n accepted (0..92; fib(93) overflows 64 bits). Each step up costs 1.6 times "
-                   "more; docs/protocol.md says what each n costs")
-        ->check(CLI::Range(0u, kMaxFibN))
-        ->capture_default_str();
-    app.add_option("--max-clients", opts.max_clients,
-                   "Clients served at once; past it a new client gets 'error: server full' and is closed. "
-                   "Default: " + max_clients_default)
-        ->check(CLI::Range(1, 10000000));
-}
 
 Fd start_server(const ServerOptions& opts, bool reuseport) {
     ignore_sigpipe();

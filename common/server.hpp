@@ -1,6 +1,5 @@
 // What every server shares around its concurrency model: flags, start-up, the log lines.
 #pragma once
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -13,6 +12,7 @@
 
 namespace fibs {
 
+// The flags every server takes (options.hpp adds them to a command line).
 struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 25000;
@@ -20,9 +20,6 @@ struct ServerOptions {
     unsigned max_n = protocol::kDefaultMaxN;
     int max_clients = 0;  // served at once; past it: kServerFull and close. 0: the server's default
 };
-
-// --host, --port, --quiet, --max-n, and --max-clients with the server's own words for its default.
-void add_server_options(CLI::App& app, ServerOptions& opts, const std::string& max_clients_default);
 
 // SIGPIPE ignored, the soft descriptor limit raised to the hard one, the listening socket (with
 // SO_REUSEPORT when asked: net.hpp). Exits 1 with "error: cannot listen on ...: <reason>" on
