@@ -115,12 +115,18 @@ DescriptorHold::DescriptorHold(std::chrono::milliseconds hold) {
         held_.push_back(std::move(fd));
     }
     release_ = std::thread([this, hold] {
-        std::this_thread::sleep_for(hold);
+        std::unique_lock lock(mu_);
+        ended_.wait_for(lock, hold, [this] { return ending_; });  // the hold's time, or the server's end
         held_.clear();
     });
 }
 
 DescriptorHold::~DescriptorHold() {
+    {
+        std::lock_guard lock(mu_);
+        ending_ = true;  // a server that ends during its hold ends at once, not when the hold would
+    }
+    ended_.notify_one();
     if (release_.joinable()) release_.join();
 }
 

@@ -11,7 +11,9 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +61,9 @@ public:
 
 private:
     std::vector<Fd> held_;
+    std::mutex mu_;
+    std::condition_variable ended_;
+    bool ending_ = false;
     std::thread release_;
 };
 

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -15,12 +17,16 @@
 namespace fibs {
 namespace {
 
+// Bytes written to stdout so far: log_drain's sign that somebody reads it.
+std::atomic<long> written{0};
+
 void write_all(const std::string& text) {
     for (std::size_t done = 0; done < text.size();) {
         ssize_t n = ::write(STDOUT_FILENO, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return;  // stdout closed: nobody will read the log
         done += static_cast<std::size_t>(n);
+        written += n;
     }
 }
 
@@ -37,9 +43,19 @@ public:
         more_.notify_one();
     }
 
+    // Waits while the lines go out. A stdout that took nothing for kStuck is not being read (a
+    // pipe nobody reads, a terminal stopped with Ctrl-S): then the wait ends at once, not at `timeout`.
     void drain(std::chrono::milliseconds timeout) {
+        constexpr std::chrono::milliseconds kStuck{100};
+        auto deadline = std::chrono::steady_clock::now() + timeout;
         std::unique_lock lock(mu_);
-        done_.wait_for(lock, timeout, [this] { return queued_.empty() && dropped_ == 0 && !writing_; });
+        auto drained = [this] { return queued_.empty() && dropped_ == 0 && !writing_; };
+        while (!drained() && std::chrono::steady_clock::now() < deadline) {
+            long before = written;
+            bool was_writing = writing_;
+            done_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kStuck), drained);
+            if (was_writing && writing_ && written == before) return;  // in write() all along: not read
+        }
     }
 
     // False when no thread can be started: the lines are then written by whoever logs them.

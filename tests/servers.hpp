@@ -30,7 +30,8 @@ inline constexpr bool kSanitized = false;
 inline constexpr bool kSanitized = false;
 #endif
 
-// Every server model (and every loop backend). Grows as the steps land.
+// Every server model (and every loop backend). Grows as the steps land. Under a sanitizer, the
+// eight kinds that reach each part of the servers' code at least once (servers.cpp says which).
 std::vector<ServerKind> all_servers();
 // The ones that serve many clients at once: all but the blocking server.
 std::vector<ServerKind> concurrent_servers();

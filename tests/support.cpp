@@ -2,12 +2,18 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
+#include "fib.hpp"
+#include "proc_stats.hpp"
 #include "protocol.hpp"
 #include "server_process.hpp"
 
@@ -93,12 +99,56 @@ bool Client::silent_for(std::chrono::milliseconds quiet) {
     return !fill(std::chrono::steady_clock::now() + quiet) && !eof_;
 }
 
+bool Client::backed_up(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (int last = -1; std::chrono::steady_clock::now() < deadline;) {
+        std::this_thread::sleep_for(20ms);
+        int unread = 0;
+        if (::ioctl(fd_.get(), FIONREAD, &unread) != 0) return false;
+        if (unread > 0 && unread == last) return true;
+        last = unread;
+    }
+    return false;
+}
+
 void Client::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
 
 void Client::reset() {
     linger lg{1, 0};
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     fd_.reset();
+}
+
+double cpu_of_fib(unsigned n) {
+    double one = 1e9;
+    for (int i = 0; i < 3; ++i) {
+        double start = bench::thread_cpu_s();
+        volatile std::uint64_t sink = fib(n);
+        (void)sink;
+        one = std::min(one, bench::thread_cpu_s() - start);
+    }
+    return one;
+}
+
+unsigned fib_costing(double seconds) {
+    constexpr unsigned kFrom = 25;
+    double first = std::max(cpu_of_fib(kFrom), 1e-6);
+    unsigned steps = static_cast<unsigned>(std::ceil(std::log(std::max(seconds / first, 1.0)) / std::log(1.618)));
+    return std::min(kFrom + steps, 60u);
+}
+
+double cpu_seconds(pid_t pid) {
+    auto stats = bench::read_proc_stats(pid);
+    return stats ? stats->cpu_s : 0;
+}
+
+bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (cpu_seconds(pid) - from < more) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
 }
 
 }  // namespace fibs::test

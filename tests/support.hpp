@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "answer_key.hpp"
@@ -33,6 +34,18 @@ struct Finished {
 Finished run_to_end(const std::string& exe, const std::vector<std::string>& args,
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// What one fib(n) costs this thread, in this build (a sanitizer slows it as it slows the servers):
+// the least of three runs, in seconds of CPU.
+double cpu_of_fib(unsigned n);
+// The smallest n from 25 on whose fib(n) costs at least `seconds` here (each n costs 1.618 times
+// the one before): a request as slow as a test needs, on every build and machine.
+unsigned fib_costing(double seconds);
+// The CPU a process has used (user and system, every thread), in seconds; 0 if it cannot be read.
+double cpu_seconds(pid_t pid);
+// Waits until `pid` has used `more` seconds of CPU beyond `from` (at most `timeout`): the server
+// is computing what it was sent.
+bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds timeout = 10s);
+
 // A blocking client for 127.0.0.1 with bounded waits on every read.
 class Client {
 public:
@@ -44,6 +57,9 @@ public:
     std::optional<std::string> read_to_end(std::chrono::milliseconds timeout = 5s);
     // True if nothing at all arrives within `quiet` (and the connection is still open).
     bool silent_for(std::chrono::milliseconds quiet);
+    // Waits (at most `timeout`) until the server has filled this client's receive buffer and
+    // stopped sending: its unread bytes stay the same for 20 ms. The server's sends then block.
+    bool backed_up(std::chrono::milliseconds timeout = 5s);
     void shutdown_write();
     // Close with SO_LINGER 0: the server sees a reset (RST), not an orderly close.
     void reset();

@@ -189,21 +189,7 @@ TEST_P(EveryServer, AStdoutNobodyReadsStallsNeitherServingNorTheStop) {
     server.reset();
 }
 
-// What one fib(n) costs in this process, in this build (sanitizers slow it as they slow servers).
-double cpu_of_fib(unsigned n) {
-    double one = 1e9;
-    for (int i = 0; i < 3; ++i) {
-        double start = bench::thread_cpu_s();
-        volatile std::uint64_t sink = fib(n);
-        (void)sink;
-        one = std::min(one, bench::thread_cpu_s() - start);
-    }
-    return one;
-}
-
-double server_cpu_s(ServerProcess& server) {
-    return bench::read_proc_stats(server.pid()).value_or(bench::ProcStats{}).cpu_s;
-}
+double server_cpu_s(ServerProcess& server) { return cpu_seconds(server.pid()); }
 
 // Waits until the server uses under 15 ms of CPU in 100 ms (at most 30 s); returns its CPU then.
 double server_cpu_once_idle(ServerProcess& server) {
