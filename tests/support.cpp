@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <fstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -149,6 +150,23 @@ bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds 
         std::this_thread::sleep_for(5ms);
     }
     return true;
+}
+
+bool signal_taken(pid_t pid, int sig, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    const unsigned long long bit = 1ull << (sig - 1);
+    for (;;) {
+        bool pending = false;
+        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+        for (std::string line; std::getline(status, line);) {  // the process's, and each thread's
+            if (line.rfind("ShdPnd:", 0) == 0 || line.rfind("SigPnd:", 0) == 0) {
+                pending = pending || (std::stoull(line.substr(7), nullptr, 16) & bit) != 0;
+            }
+        }
+        if (!pending) return true;
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(1ms);
+    }
 }
 
 }  // namespace fibs::test

@@ -46,6 +46,10 @@ double cpu_seconds(pid_t pid);
 // is computing what it was sent.
 bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds timeout = 10s);
 
+// Waits until no `sig` is pending for `pid` any more (/proc/PID/status): the process has taken
+// it. A second signal of a kind that is still pending would be merged into the first.
+bool signal_taken(pid_t pid, int sig, std::chrono::milliseconds timeout = 5s);
+
 // A blocking client for 127.0.0.1 with bounded waits on every read.
 class Client {
 public:

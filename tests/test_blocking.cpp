@@ -70,12 +70,14 @@ TEST(Blocking, WaitsInAcceptAndRecvNeverInAPoller) {
 
 // Ctrl-C while fib is being computed: that request is answered first, then the server stops.
 TEST(Blocking, SigtermWhileComputingAnswersThatRequestFirst) {
-    ServerProcess server(bin("fib-blocking"), {"--quiet"});
+    const unsigned n = fib_costing(0.3);
+    ServerProcess server(bin("fib-blocking"), {"--quiet", "--max-n", std::to_string(n)});
     Client c(server.port());
-    c.send("40\n");
-    std::this_thread::sleep_for(30ms);  // a pause so the signal lands during fib(40), not a wait
+    double idle = cpu_seconds(server.pid());
+    c.send(std::to_string(n) + "\n");
+    ASSERT_TRUE(busy_beyond(server.pid(), idle, 0.03)) << dump(server);  // the signal lands during fib(n)
     ::kill(server.pid(), SIGTERM);
-    EXPECT_EQ(c.read_to_end(10s), expected_reply(40) + "\n");
+    EXPECT_EQ(c.read_to_end(10s), expected_reply(n) + "\n");
     EXPECT_EQ(server.wait_exit(10s), 0) << dump(server);
     EXPECT_TRUE(server.wait_for_line("Shutting down", 1s));
 }

@@ -232,10 +232,11 @@ TEST_P(LoopFaults, ASecondSigintEndsTheServerAtOnceEvenDuringALongFib) {
     Client c(server->port());
     c.send("1\n");
     EXPECT_EQ(c.read_line(), "1");
+    double idle = cpu_seconds(server->pid());
     c.send("50\n");
-    std::this_thread::sleep_for(200ms);  // the fib has started
+    ASSERT_TRUE(busy_beyond(server->pid(), idle, 0.03)) << dump(*server);  // the fib has started
     ::kill(server->pid(), SIGINT);
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(signal_taken(server->pid(), SIGINT)) << dump(*server);  // two pending would be one
     auto second = std::chrono::steady_clock::now();
     ::kill(server->pid(), SIGINT);
     EXPECT_EQ(server->wait_exit(3s), 128 + SIGINT) << "the second Ctrl-C did not end the server" << dump(*server);
