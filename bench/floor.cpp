@@ -17,24 +17,24 @@
 #include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <memory>
 #include <vector>
 
+#include "conversation.hpp"
 #include "options.hpp"
 #include "server.hpp"
 #include "stop.hpp"
 
 namespace {
 
-using fibs::protocol::LineFramer;
-
 struct Client {
+    Client(fibs::Fd s, unsigned max_n) : sock(std::move(s)), talk(sock.get(), max_n) {}
     fibs::Fd sock;
-    LineFramer framer;
-    std::string out;       // replies the kernel has not taken yet
-    bool waiting = false;  // for EPOLLOUT instead of EPOLLIN, until `out` drains
+    fibs::Conversation talk;  // the protocol's rules, as every step has them (common/conversation.hpp)
+    bool waiting = false;     // for EPOLLOUT instead of EPOLLIN, until the replies drain
 };
 
 class Floor {
@@ -81,7 +81,7 @@ private:
             int fd = sock.get();
             if (clients_.size() <= static_cast<std::size_t>(fd)) clients_.resize(static_cast<std::size_t>(fd) + 1);
             watch(fd, EPOLLIN, EPOLL_CTL_ADD);
-            clients_[static_cast<std::size_t>(fd)] = std::make_unique<Client>(Client{std::move(sock), {}, {}, false});
+            clients_[static_cast<std::size_t>(fd)] = std::make_unique<Client>(std::move(sock), opts_.max_n);
             fibs::log_connection(opts_, peer);
         }
     }
@@ -89,36 +89,23 @@ private:
     // One wake-up of a client: read what is there, answer every complete line, send. False when the
     // client is done (it left, reset, sent a line too long, or cannot take its replies).
     bool serve(Client& c) {
-        bool open = true;
-        if (c.out.empty()) {
+        std::string& out = c.talk.replies();
+        if (out.empty()) {
             ssize_t n = ::recv(c.sock.get(), buf_.data(), buf_.size(), 0);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-            if (n <= 0) {
-                c.framer.end_input();
-                open = false;
-            } else {
-                c.framer.feed({buf_.data(), static_cast<std::size_t>(n)});
-            }
-            while (auto line = c.framer.next_line()) {
-                fibs::protocol::Request req = fibs::protocol::parse_request(*line, opts_.max_n);
-                if (req.costly() && fibs::client_left(c.sock.get(), c.out)) break;  // as every step: gone, nobody to compute for
-                fibs::protocol::append_reply(c.out, req);
-            }
-            if (c.framer.too_long()) {
-                c.out += fibs::protocol::kLineTooLong;
-                open = false;
-            }
+            c.talk.heard({buf_.data(), static_cast<std::size_t>(std::max<ssize_t>(n, 0))});  // a reset ends it too
+            while (auto req = c.talk.next()) c.talk.answer(*req);
         }
-        while (!c.out.empty()) {
-            ssize_t n = ::send(c.sock.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        while (!out.empty()) {
+            ssize_t n = ::send(c.sock.get(), out.data(), out.size(), MSG_NOSIGNAL);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) break;
             if (n < 0) return false;
-            c.out.erase(0, static_cast<std::size_t>(n));
+            out.erase(0, static_cast<std::size_t>(n));
         }
-        if (!open) return false;  // what could be sent was: a last reply before the close
+        if (!c.talk.open()) return false;  // what could be sent was: a last reply before the close
         // Rare (a client that does not read): wait until the kernel takes the rest, reading nothing.
-        bool waiting = !c.out.empty();
+        bool waiting = !out.empty();
         if (waiting != c.waiting) watch(c.sock.get(), waiting ? EPOLLOUT : EPOLLIN, EPOLL_CTL_MOD);
         c.waiting = waiting;
         return true;
@@ -144,7 +131,7 @@ int main(int argc, char** argv) {
         int stop_fd = fibs::stop_on_signals_pipe();
         fibs::Fd sock = fibs::start_server(opts);
         fibs::set_nonblocking(sock.get());
-        fibs::log_listening(sock);
+        fibs::log_listening(sock.get());
         Floor(std::move(sock), stop_fd, opts).run();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

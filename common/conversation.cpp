@@ -1,0 +1,34 @@
+#include "conversation.hpp"
+
+#include "net.hpp"
+
+namespace fibs {
+
+void Conversation::heard(std::string_view bytes) {
+    framer_.feed(bytes);
+    if (bytes.empty()) {
+        framer_.end_input();
+        open_ = false;
+    }
+}
+
+std::optional<protocol::Request> Conversation::next() {
+    if (framer_.too_long()) return std::nullopt;  // said already: the conversation is over
+    std::optional<std::string_view> line = framer_.next_line();
+    if (!line) {
+        if (framer_.too_long()) {
+            out_ += protocol::kLineTooLong;
+            open_ = false;
+        }
+        return std::nullopt;
+    }
+    protocol::Request req = protocol::parse_request(*line, max_n_);
+    if (req.costly() && client_left(client_, out_)) {
+        framer_ = {};  // the rest of its batch is for nobody
+        open_ = false;
+        return std::nullopt;
+    }
+    return req;
+}
+
+}  // namespace fibs

@@ -1,0 +1,44 @@
+// One client's side of the line protocol, as a handler sees it: the bytes it sent, cut into
+// requests, and the replies that wait to go out. Every rule of docs/protocol.md that is not the
+// lesson lives here (framing, a line too long, bad input, --max-n) and so does the one guard every
+// server shares (a client that has gone), so that each step's handler reads as its step: recv,
+// answer each request, send. Every server uses it, the floor (bench/floor.cpp) too.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol.hpp"
+
+namespace fibs {
+
+class Conversation {
+public:
+    Conversation(int client, unsigned max_n) : client_(client), max_n_(max_n) {}
+
+    // What recv() returned: bytes, or none when the client is done sending (its last line, even
+    // without "\n", is still a request).
+    void heard(std::string_view bytes);
+    // The next request, or nothing: no complete line yet, or the conversation is over. Before a
+    // costly one (protocol::kCostlyN) the replies made so far go out and the client is asked
+    // whether it is still there (client_left, net.hpp): work for a client that has gone is work
+    // for nobody, so then nothing, and the conversation is over.
+    std::optional<protocol::Request> next();
+    void answer(const protocol::Request& req) { protocol::append_reply(out_, req); }  // fib(n) here, or its error
+    void answer(std::uint64_t value) { protocol::append_value(out_, value); }  // fib(n) from elsewhere (a worker)
+
+    std::string& replies() { return out_; }  // what waits to be sent; the handler sends it, then clears it
+    // False once the client is done sending, has sent a line too long, or has gone: send the
+    // replies, then close.
+    bool open() const { return open_; }
+
+private:
+    int client_;
+    unsigned max_n_;
+    protocol::LineFramer framer_;
+    std::string out_;
+    bool open_ = true;
+};
+
+}  // namespace fibs
