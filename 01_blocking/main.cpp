@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
 
     fibs::stop_on_signals();  // before the readiness line: a SIGTERM right after it is handled
     fibs::Fd sock = fibs::start_server(opts);
-    fibs::log_listening(sock);
+    fibs::log_listening(sock.get());
     fib_server(sock, opts);
     fibs::log_always("Shutting down");
     return 0;

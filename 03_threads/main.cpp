@@ -106,7 +106,8 @@ private:
 
 void fib_server(const fibs::Fd& sock, const Options& opts) {
     Clients clients;
-    fibs::Acceptor acceptor(sock.get(), /*nonblocking=*/false);
+    fibs::RefusalLog refusals;  // "refusing clients: <why>", once for each why
+    fibs::Acceptor acceptor(sock.get(), /*nonblocking=*/false, refusals);
     while (!fibs::stop_requested()) {
         std::string addr;
         fibs::Fd client = acceptor.accept(&addr);  // blocks until a client comes
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
     fibs::stop_on_signals();  // before the readiness line: a SIGTERM right after it is handled
     if (opts.max_clients == 0) opts.max_clients = kDefaultMaxClients;
     fibs::Fd sock = fibs::start_server(opts);
-    fibs::log_listening(sock, "a thread per client, up to " + fibs::group_digits(opts.max_clients) + " clients");
+    fibs::log_listening(sock.get(), "a thread per client, up to " + fibs::group_digits(opts.max_clients) + " clients");
     fib_server(sock, opts);
     fibs::log_always("Shutting down");
     return 0;

@@ -1,6 +1,7 @@
 #include "acceptor.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -13,29 +14,34 @@ namespace {
 Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 }  // namespace
 
-Acceptor::Acceptor(int listener, bool nonblocking, RefusalLog* log)
-    : listener_(listener), nonblocking_(nonblocking), spare_(open_spare()), log_(log != nullptr ? log : &own_) {}
+Acceptor::Acceptor(int listener, bool nonblocking, RefusalLog& log)
+    : listener_(listener), nonblocking_(nonblocking), spare_(open_spare()), log_(&log) {}
 
 Fd Acceptor::accept(std::string* addr) {
     Fd client = accept_client(listener_, addr, nonblocking_);
     if (client || (errno != EMFILE && errno != ENFILE)) return client;
-    if (!spare_) {
-        spare_ = open_spare();  // descriptors may have come back since the last try
-        if (spare_) {           // then the client may be served, not refused
-            client = accept_client(listener_, addr, nonblocking_);
-            if (client || (errno != EMFILE && errno != ENFILE)) return client;
-        }
-    }
+    if (!spare_) spare_ = open_spare();  // descriptors may have come back since the last try
     if (!spare_) {
         log_->note("out of file descriptors, none spare: clients wait in the backlog");
         errno = ENFILE;
         return Fd();
     }
     spare_.reset();  // room for exactly one more
-    Fd refused = accept_client(listener_, nullptr, true);
-    int err = refused ? EMFILE : errno;  // EAGAIN: nobody was waiting after all
-    refuse(std::move(refused), "out of file descriptors");
+    // Wait for a client here (a blocking server) or not at all: the kernel says EMFILE before it
+    // looks whether anyone waits, and whoever comes may find descriptors back by then.
+    pollfd waiting{listener_, POLLIN, 0};
+    int ready = ::poll(&waiting, 1, nonblocking_ ? 0 : -1);
+    int err = ready < 0 ? errno : EAGAIN;  // EINTR: perhaps Ctrl-C; EAGAIN: nobody waits
+    if (ready == 1) {
+        client = accept_client(listener_, addr, nonblocking_);
+        err = client ? EMFILE : errno;
+    }
     spare_ = open_spare();
+    if (client && spare_) return client;  // room for both: served, not refused
+    if (client) {
+        refuse(std::move(client), "out of file descriptors");
+        spare_ = open_spare();
+    }
     errno = err;
     return Fd();
 }

@@ -19,10 +19,10 @@ void refuse(Fd client, std::string_view why, RefusalLog& log);
 // the accept loop spins. Each kind of refusal is logged once.
 class Acceptor {
 public:
-    // `log`: where refusals are said, if not in the Acceptor's own (one for several Acceptors).
-    Acceptor(int listener, bool nonblocking, RefusalLog* log = nullptr);
+    // `log`: where refusals are said (one for the server: its loops each have an Acceptor).
+    Acceptor(int listener, bool nonblocking, RefusalLog& log);
     // The next client, or an empty Fd with errno set:
-    //   EAGAIN  nobody is waiting;
+    //   EAGAIN  nobody is waiting; EINTR: a signal came first (a blocking Acceptor);
     //   EMFILE  out of descriptors: the client was refused; try again, others may be waiting;
     //   ENFILE  out of descriptors and none spare, so nobody could be refused: the client still
     //           waits in the backlog. Trying again at once would spin; wait a moment first.
@@ -34,7 +34,6 @@ private:
     int listener_;
     bool nonblocking_;
     Fd spare_;  // a descriptor held back for refusing, empty when it could not be opened
-    RefusalLog own_;
     RefusalLog* log_;
 };
 

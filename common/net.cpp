@@ -94,6 +94,15 @@ Fd accept_client(int listener, std::string* peer, bool nonblocking) {
     socklen_t len = sizeof ss;
     int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
     Fd client(::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len, flags));
+    // No Nagle: every server sends its replies in one write per batch, but before a costly
+    // request the replies made so far go out first (Conversation::next). With Nagle's algorithm
+    // the write after that waits for the ACK of the first, which a client that waits for the whole
+    // batch delays (40 ms on Linux). Measured both ways (fib-bench run --fib 30 --pipeline 2
+    // --batch): p99 per batch 44 ms with Nagle, 2.0 ms without it, and 2.0 ms with Nagle and a
+    // check that writes nothing, which cannot see a client that closed for good (only its reset
+    // to a write says it has gone). CPU per reply with fib(1), 50 clients, alone and ×16
+    // pipelined: 1.01 and 0.99 times what it was with Nagle.
+    if (client) set_nodelay(client.get());
     if (client && peer != nullptr) *peer = format_address(reinterpret_cast<sockaddr*>(&ss));
     return client;
 }

@@ -60,7 +60,8 @@ std::string format_address(const sockaddr* addr);
 std::string local_address(int fd);  // of a bound socket: the real port for --port 0
 std::uint16_t local_port(int fd);    // the same, the port alone (0 if it has none)
 
-// Accepts one client, non-blocking when asked. Returns an empty Fd and leaves errno set on failure.
+// Accepts one client, non-blocking when asked, with TCP_NODELAY (net.cpp says why). Returns an
+// empty Fd and leaves errno set on failure.
 Fd accept_client(int listener, std::string* peer, bool nonblocking = false);
 
 void set_nonblocking(int fd);

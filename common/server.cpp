@@ -1,14 +1,17 @@
 #include "server.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <new>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 
 #include "log.hpp"
 
@@ -33,8 +36,8 @@ Fd start_server(const ServerOptions& opts, bool reuseport) {
     return sock;
 }
 
-void log_listening(const Fd& sock, std::string_view about) {
-    std::string line = "Listening on " + local_address(sock.get());
+void log_listening(int sock, std::string_view about) {
+    std::string line = "Listening on " + local_address(sock);
     if (!about.empty()) line += " (" + std::string(about) + ")";
     log_always(line);
 }
@@ -52,6 +55,26 @@ int descriptor_limit() {
     rlimit lim{};
     if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur > 10000000) return 10000000;
     return static_cast<int>(lim.rlim_cur);
+}
+
+int usable_cores() {
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    int cores = ::sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : 1;
+    std::ifstream cgroup("/proc/self/cgroup");  // cgroup v2: "0::/the/path"
+    std::string line;
+    while (std::getline(cgroup, line) && line.rfind("0::", 0) != 0) {
+    }
+    if (line.rfind("0::", 0) == 0) {
+        std::ifstream max("/sys/fs/cgroup" + line.substr(3) + "/cpu.max");  // "max 100000" or "150000 100000"
+        long long quota = 0, period = 0;
+        std::string first;
+        if (max >> first >> period && first != "max" && period > 0) {
+            quota = std::stoll(first);
+            cores = std::min<long long>(cores, (quota + period - 1) / period);
+        }
+    }
+    return std::max(cores, 1);
 }
 
 void log_connection(const ServerOptions& opts, std::string_view peer) {

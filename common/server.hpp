@@ -27,14 +27,18 @@ struct ServerOptions {
 Fd start_server(const ServerOptions& opts, bool reuseport = false);
 
 // "Listening on 127.0.0.1:25000", and " (<about>)" when given: always printed, it is the readiness
-// line that tests, scripts and the bench wait for.
-void log_listening(const Fd& sock, std::string_view about = {});
+// line that tests, scripts and the bench wait for. A server prints it once it can serve.
+void log_listening(int sock, std::string_view about = {});
 
 // "19,984": digits in groups of three, for the lines people read.
 std::string group_digits(long long n);
 
 // The soft RLIMIT_NOFILE: how many descriptors this process may hold.
 int descriptor_limit();
+
+// The cores this process may run on: its affinity mask (taskset), and its cgroup's CPU quota
+// (cpu.max, as a container's --cpus sets it), whichever is fewer; at least 1.
+int usable_cores();
 
 // "Connection 127.0.0.1:54321" and "Connection Closed", as in the article, unless --quiet.
 void log_connection(const ServerOptions& opts, std::string_view peer);
