@@ -32,6 +32,7 @@
 #include "frames.hpp"
 #include "loop.hpp"
 #include "net.hpp"
+#include "turn.hpp"
 #include "workers.hpp"
 
 namespace fibs::loop {

@@ -10,20 +10,19 @@
 
 #include "async.hpp"
 #include "context.hpp"
+#include "conversation.hpp"
 
 namespace fibs::loop {
 
 namespace {
 
 // One request: its turn, then fib(n), here or (with --workers) on a worker thread.
-Async<> answer(std::string& out, std::string_view line, Turn& turn, const Fd& client, Context& ctx) {
+Async<> answer(Conversation& talk, const protocol::Request& req, Turn& turn, const Fd& client, Context& ctx) {
     co_await turn;  // a few requests per turn, then the others
-    protocol::Request req = protocol::parse_request(line, ctx.opts.max_n);
-    if (req.costly() && client_left(client.get(), out)) co_return;  // gone: nobody to compute for
-    if (req.ok() && ctx.workers.takes(req.n)) {
-        protocol::append_value(out, co_await on_worker(ctx.workers, ctx.loop, req.n, client.get()));  // the talk's fix
+    if (req.ok() && ctx.shared.workers.takes(req.n)) {
+        talk.answer(co_await on_worker(ctx.shared.workers, ctx.loop, req.n, client.get()));  // the talk's fix
     } else {
-        protocol::append_reply(out, req);  // fib(n) right here: everyone waits for it
+        talk.answer(req);  // fib(n) right here: everyone waits for it
     }
 }
 
@@ -42,39 +41,29 @@ Async<bool> async_send_all(const Fd& client, std::string_view out) {
     co_return true;
 }
 
-Async<> fib_handler(Fd client, [[maybe_unused]] Seat seat, Context& ctx) {
-    protocol::LineFramer framer;
-    std::string out;
-    std::array<char, 4096>& buf = ctx.buf;  // read and framed before the next wait: one for all
-    bool open = true;
-    while (open) {
+Async<> fib_handler(Client client, Context& ctx) {
+    Conversation talk(client.get(), ctx.shared.opts.max_n);
+    std::array<char, 4096>& buf = ctx.buf;  // read and heard before the next wait: one for all
+    while (talk.open()) {
         ssize_t n = co_await async_recv(client, buf);  // waits until the client sends, then reads
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // not readable after all
         if (n < 0) break;  // reset by the client: nobody to answer
-        framer.feed({buf.data(), static_cast<std::size_t>(n)});
-        if (n == 0) {  // the client is done sending; answer its last line, then close
-            framer.end_input();
-            open = false;
-        }
-        for (Turn turn; auto line = framer.next_line();) co_await answer(out, *line, turn, client, ctx);
-        if (framer.too_long()) {
-            out += protocol::kLineTooLong;
-            open = false;
-        }
-        if (!co_await async_send_all(client, out)) break;  // reset or broken pipe
-        out.clear();
+        talk.heard({buf.data(), static_cast<std::size_t>(n)});  // 0 bytes: the client is done sending
+        for (Turn turn; auto req = talk.next();) co_await answer(talk, *req, turn, client, ctx);
+        if (!co_await async_send_all(client, talk.replies())) break;  // reset or broken pipe
+        talk.replies().clear();
     }
     ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
-    log_closed(ctx.opts);
+    log_closed(ctx.shared.opts);
 }
 
 }  // namespace
 
-// The handler's frame (and its seat) is owned by drive()'s frame from the start: freed with the
-// Task, however it ends, even before it ran.
-Task await_handler(Fd client, Seat seat, Context& ctx) {
+// The handler's frame (and its client's seat) is owned by drive()'s frame from the start: freed
+// with the Task, however it ends, even before it ran.
+Task await_handler(Client client, Context& ctx) {
     int what = client.get();
-    return drive(fib_handler(std::move(client), std::move(seat), ctx), what);
+    return drive(fib_handler(std::move(client), ctx), what);
 }
 
 }  // namespace fibs::loop

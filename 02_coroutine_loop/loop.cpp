@@ -1,33 +1,34 @@
 #include "loop.hpp"
 
-#include <exception>
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <tuple>
-
-#include "log.hpp"
 
 namespace fibs::loop {
 
-Loop::Loop(std::unique_ptr<Poller> poller, RefusalLog* refusals)
-    : poller_(std::move(poller)), refusals_(refusals != nullptr ? refusals : &own_refusals_) {}
-
-void Loop::spawn(Task task) { tasks.push_back(std::move(task)); }
-
-void Loop::spawn_vital(const char* name, Task task) {
-    task.make_vital(name);
-    spawn(std::move(task));
+Loop::Loop(std::unique_ptr<Poller> poller, Failed failed) : poller_(std::move(poller)), failed_(std::move(failed)) {
+    ready_.reserve(64);  // the server's own sockets; add() makes room for the clients'
 }
 
-void Loop::stop() { stopping_ = true; }
+void Loop::stop() {
+    stopping_ = true;
+    mailbox_->ring();  // a loop waiting on its poller wakes: its future_monitor watches the mailbox
+}
+
+std::string Loop::add(int fd) {
+    std::string why = poller_->add(fd);
+    std::size_t tasks_now = tasks.size() + recv_wait.size() + send_wait.size() + future_wait.size() + 1;
+    if (why.empty() && ready_.capacity() < tasks_now) ready_.reserve(2 * tasks_now);  // bad_alloc: refused
+    return why;
+}
 
 void Loop::wake(int job, std::uint64_t value) {
     auto it = future_wait.find(job);
     if (it == future_wait.end()) return;  // its task has gone: nobody to tell
-    it->second.send(value);
-    tasks.push_back(std::move(it->second));
+    Task task = std::move(it->second);
     future_wait.erase(it);
+    task.send(value);
+    ready(std::move(task));
 }
 
 void Loop::run() {
@@ -42,7 +43,7 @@ void Loop::run() {
         try {
             wait = task.next();
         } catch (const std::exception& e) {
-            failed(task, e.what());  // only this task ends (unless the server needs it); its frame is freed
+            failed_(task, e);  // the server says what it costs; the task's frame is freed here
             continue;
         }
         if (!wait) continue;  // the task has finished (StopIteration)
@@ -60,46 +61,37 @@ void Loop::run() {
                 // Its turn is over: to the back of `tasks`. A quick look at the sockets first (no
                 // waiting), or a task that is alone in `tasks` would never let anyone else in.
                 wait_for_io(/*block=*/false);
-                tasks.push_back(std::move(task));
+                ready(std::move(task));
                 break;
         }
     }
 }
 
-// recv_wait[fd] = task (or send_wait, or future_wait[job]), and the poller watches the fd. A watch
-// it refuses (no room in the kernel) ends a client's task alone: its frame is freed here, closing
-// its socket. A task the server needs is never dropped so: the server ends instead.
-void Loop::park(std::unordered_map<int, Task>& table, Wait wait, Task& task) {
-    std::unordered_map<int, Task>::iterator it;
+// recv_wait[fd] = task (or send_wait, or future_wait[job]), and the poller watches the fd. A wait
+// that cannot be made (the kernel refused the watch, no memory for the entry) fails the task.
+void Loop::park(Table& table, Wait wait, Task& task) {
     try {
-        // Room for every watched socket in the next wait's answer, so that a wait never allocates:
-        // out of memory, the client that would need more is refused here, never a wait.
-        std::size_t watched = recv_wait.size() + send_wait.size() + 1;
-        if (!task.vital() && ready_.capacity() < watched) ready_.reserve(2 * watched);
-        bool added = false;
-        std::tie(it, added) = table.try_emplace(wait.what, std::move(task));  // moves the task only if added
-        if (!added) return failed(task, "a second task waits on " + std::to_string(wait.what));
-    } catch (const std::bad_alloc&) {
-        return failed(task, "out of memory");  // no room to park it: as a refused watch
-    }
-    if (wait.why == Why::future) return;
-    try {
-        poller_->watch(wait.what, wait.why);
-    } catch (const Refused& e) {
-        Task refused = std::move(it->second);
-        table.erase(it);
-        if (refused.vital()) failed(refused, e.what());
-        refusals_->note(e.what());
+        auto [it, added] = table.try_emplace(wait.what, std::move(task));  // moves the task only if added
+        if (!added) throw std::logic_error("a second task waits on " + std::to_string(wait.what));
+        if (wait.why == Why::future) return;
+        try {
+            poller_->watch(wait.what, wait.why);
+        } catch (...) {
+            task = std::move(it->second);
+            table.erase(it);
+            throw;
+        }
+    } catch (const std::exception& e) {
+        failed_(task, e);
     }
 }
 
-// A client's task ends with one line in the log; a task the server needs ends the server.
-void Loop::failed(Task& task, const std::string& why) {
-    if (task.vital()) throw std::runtime_error(std::string(task.vital()) + " cannot go on: " + why);
+// tasks.append(task). With no room left in the queue, this task fails and the others go on.
+void Loop::ready(Task task) {
     try {
-        log_line("task failed: " + why);
-    } catch (const std::bad_alloc&) {
-        // out of memory: the task ends without its line
+        tasks.push_back(std::move(task));  // moves the task only if there was room
+    } catch (const std::bad_alloc& e) {
+        failed_(task, e);
     }
 }
 
@@ -109,16 +101,13 @@ void Loop::wait_for_io(bool block) {
     ready_.clear();
     poller_->wait(ready_, block);
     for (int fd : ready_) {
-        for (auto* waiting : {&recv_wait, &send_wait}) {
+        for (Table* waiting : {&recv_wait, &send_wait}) {
             auto it = waiting->find(fd);
             if (it == waiting->end()) continue;
             poller_->unwatch(fd);
-            try {
-                tasks.push_back(std::move(it->second));  // moves the task only if there was room
-            } catch (const std::bad_alloc&) {
-                failed(it->second, "out of memory");
-            }
+            Task task = std::move(it->second);
             waiting->erase(it);
+            ready(std::move(task));
         }
     }
 }

@@ -1,33 +1,39 @@
 // The article's run(): a queue of ready tasks, and tasks parked by why they wait. It waits on the
 // poller (select, poll, epoll or io_uring) only when no task is ready to run, and takes a quick
-// look without waiting whenever a task's turn is over.
+// look without waiting whenever a task's turn is over. It schedules, and nothing else: what a
+// failed task costs is the server's to say (`Failed`).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "mailbox.hpp"
 #include "poller.hpp"
-#include "server.hpp"
 #include "task.hpp"
-#include "turn.hpp"
 
 namespace fibs::loop {
 
 class Loop {
 public:
-    // `refusals`: where refused watches are said, if not in the loop's own log (Step 5: one for all loops).
-    explicit Loop(std::unique_ptr<Poller> poller, RefusalLog* refusals = nullptr);
+    // A task that threw, or whose wait could not be made (the poller refused the watch, or there
+    // was no memory to park it). The loop frees it after the call, which closes what its frame
+    // holds; the call may throw to end run() (a task the server cannot do without).
+    using Failed = std::function<void(const Task& task, const std::exception& why)>;
+    Loop(std::unique_ptr<Poller> poller, Failed failed);
 
-    void spawn(Task task);  // tasks.append(task): a client's task, whose failure ends it alone
-    // A task the server cannot do without (the accept task, future_monitor, the stop watcher): if
-    // it fails, or the kernel refuses its wait, run() throws and the server ends with exit 1.
-    void spawn_vital(const char* name, Task task);
+    void spawn(Task task) { ready(std::move(task)); }  // tasks.append(task)
     void run();   // until stop(), or until no task is left
-    void stop();  // run() returns after the task that called it
-    std::string add(int fd) { return poller_->add(fd); }  // a new client: "" or why it cannot be watched
+    void stop();  // any thread: run() returns after the task that is running
+    // A new client's socket, before its first wait: "" or why it cannot be watched ("select
+    // cannot watch descriptors past FD_SETSIZE"). Makes room for its task, so that parking and
+    // waking it never needs memory (out of memory, the client is refused here, not later).
+    std::string add(int fd);
 
     // Any thread: a letter for this loop (Mailbox). Shared, so a sender may outlive the loop.
     const std::shared_ptr<Mailbox>& mailbox() const { return mailbox_; }
@@ -36,21 +42,21 @@ public:
     void wake(int job, std::uint64_t value);
 
 private:
+    using Table = std::unordered_map<int, Task>;
+    void ready(Task task);
+    void park(Table& table, Wait wait, Task& task);
     void wait_for_io(bool block);
-    void park(std::unordered_map<int, Task>& table, Wait wait, Task& task);
-    void failed(Task& task, const std::string& why);
 
-    std::deque<Task> tasks;                    // ready to run
-    std::unordered_map<int, Task> recv_wait;   // fd -> task waiting to read it
-    std::unordered_map<int, Task> send_wait;   // fd -> task waiting to write it
-    std::unordered_map<int, Task> future_wait; // job -> task waiting for a worker's result
+    std::deque<Task> tasks;  // ready to run
+    Table recv_wait;         // fd -> task waiting to read it
+    Table send_wait;         // fd -> task waiting to write it
+    Table future_wait;       // job -> task waiting for a worker's result
     std::unique_ptr<Poller> poller_;
+    Failed failed_;
     // Not make_shared: its memory goes with the last owner, so a use after that is an ASan report.
     std::shared_ptr<Mailbox> mailbox_{new Mailbox};
-    std::vector<int> ready_;
-    bool stopping_ = false;
-    RefusalLog own_refusals_;
-    RefusalLog* refusals_;
+    std::vector<int> ready_;  // the poller's answer, with room for every watched socket (add)
+    std::atomic<bool> stopping_{false};
 };
 
 }  // namespace fibs::loop

@@ -1,8 +1,8 @@
 // Step 5: a loop per core. `fib-loop --loops N` runs N of Step 3's loops, each on a thread of its
 // own; a client stays on the loop that took it. With one loop (the default) this is just run().
 #pragma once
+#include <functional>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "context.hpp"
@@ -10,12 +10,12 @@
 namespace fibs::loop {
 
 // Runs every loop until the stop: the first on this thread, each other on a thread of its own.
-// If a loop cannot go on (a task the server needs failed), every loop is stopped and that loop's
-// error is thrown here.
-void run_loops(std::vector<std::unique_ptr<Context>>& loops);
+// `ready` runs once every loop's thread has started. When one loop ends (the stop, or a task the
+// server needs failed) every loop is stopped, and the first loop's error is thrown here.
+void run_loops(std::vector<std::unique_ptr<Context>>& loops, const std::function<void()>& ready);
 
 // --spread handoff: the accept task's new client goes to the next loop in turn, as a letter to
 // that loop's mailbox; that loop then welcomes it on its own thread.
-void hand_off(Context& ctx, Fd client, Seat seat, std::string addr);
+void hand_off(Context& ctx, Client client);
 
 }  // namespace fibs::loop

@@ -21,7 +21,10 @@ void Mailbox::post(Letter letter) {
         first = letters_.empty();
         letters_.push_back(std::move(letter));
     }
-    if (!first) return;  // the loop has been woken already and has not taken the letters yet
+    if (first) ring();  // else the loop has been woken already and has not taken the letters yet
+}
+
+void Mailbox::ring() {
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(event_.get(), &one, sizeof one);
 }

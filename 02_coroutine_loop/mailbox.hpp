@@ -21,6 +21,7 @@ public:
     // Thread-safe. Shared with the senders (std::shared_ptr): a worker whose loop has gone posts
     // into a mailbox nobody reads, never into freed memory.
     void post(Letter letter);
+    void ring();                             // any thread: fd() readable, with or without a letter
     int fd() const { return event_.get(); }  // readable while letters wait
     std::vector<Letter> take();              // every letter waiting; makes fd() unreadable again
 

@@ -33,7 +33,7 @@ public:
     struct promise_type {
         Wait wait{};
         std::uint64_t sent = 0;  // what the next co_yield returns: a worker's result
-        const char* vital = nullptr;  // the name of a task the server cannot do without
+        const char* name = nullptr;  // the server's own tasks have one ("fib_server"); a client's none
         std::exception_ptr error;
 
         Task get_return_object() { return Task(Handle::from_promise(*this)); }
@@ -74,8 +74,11 @@ public:
     }
     // Python's task.send(value), without running it yet: the value its co_yield returns next time.
     void send(std::uint64_t value) { h_.promise().sent = value; }
-    const char* vital() const { return h_.promise().vital; }  // nullptr: a client's task
-    void make_vital(const char* name) { h_.promise().vital = name; }
+    const char* name() const { return h_.promise().name; }
+    Task&& named(const char* name) && {
+        h_.promise().name = name;
+        return std::move(*this);
+    }
 
 private:
     explicit Task(Handle h) : h_(h) {}

@@ -15,12 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include <atomic>
+
 #include "context.hpp"
 #include "faults.hpp"
 #include "frames.hpp"
 #include "log.hpp"
 #include "loop.hpp"
 #include "net.hpp"
+#include "turn.hpp"
 #include "workers.hpp"
 
 namespace fibs::loop {
@@ -36,6 +39,16 @@ struct Pair {
     }
 };
 
+// The server's rule for a task that fails (Shared::failed, setup.cpp), with a Shared of its own:
+// a client's task ends alone, with a line; one with a name ends run().
+struct AsTheServer {
+    Options opts;
+    Shared shared{opts, 1, "full"};
+    Loop::Failed failed() {
+        return [this](const Task& task, const std::exception& why) { shared.failed(task, why); };
+    }
+};
+
 // Skips, naming the reason, where io_uring cannot be used.
 #define SKIP_IF_NO_BACKEND(name) \
     if (std::string(name) == "io_uring" && !io_uring_unavailable().empty()) GTEST_SKIP() << "io_uring is not available here (" << io_uring_unavailable() << ")"
@@ -44,8 +57,9 @@ class LoopBackend : public testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         SKIP_IF_NO_BACKEND(GetParam());
-        loop = std::make_unique<Loop>(make_poller(GetParam()));
+        loop = std::make_unique<Loop>(make_poller(GetParam()), server.failed());
     }
+    AsTheServer server;
     std::unique_ptr<Loop> loop;
     std::vector<std::string> log;
 };
@@ -310,7 +324,8 @@ Task waits_twice(int fd, std::vector<std::string>& log) {
 TEST(Loop, ARefusedWatchEndsOnlyTheTaskThatAsked) {
     Faults faults;
     faults.refuse_watch = 2;
-    Loop loop(with_faults(make_poll_poller(), faults));
+    AsTheServer server;
+    Loop loop(with_faults(make_poll_poller(), faults), server.failed());
     std::vector<std::string> log;
     Pair refused, other;
     ASSERT_EQ(loop.add(refused.a.get()), "");
@@ -358,7 +373,8 @@ Task asks_a_worker(Workers& workers, Loop& loop, unsigned n, std::vector<std::st
 // Each result goes to the task that waits for it, whatever its socket: the job is the key.
 TEST(Workers, EachResultComesBackToTheTaskThatWaitsForIt) {
     Workers pool(2, 0);
-    Loop loop(make_poll_poller());
+    AsTheServer server;
+    Loop loop(make_poll_poller(), server.failed());
     std::vector<std::string> log;
     loop.spawn(asks_a_worker(pool, loop, 20, log));
     loop.spawn(asks_a_worker(pool, loop, 10, log));
@@ -386,7 +402,8 @@ TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
     {
         Workers pool(1, 0);
         {
-            Loop loop(make_poll_poller());
+            AsTheServer server;
+            Loop loop(make_poll_poller(), server.failed());
             mailbox = loop.mailbox();
             loop.spawn(asks_a_worker(pool, loop, 35, log));  // 12 ms or more: still running below
             loop.spawn(stops_once_busy(loop, pool, log));
@@ -398,12 +415,13 @@ TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
     EXPECT_TRUE(mailbox.expired()) << "the mailbox outlived every sender";
 }
 
-// The server's own tasks (spawn_vital) have a stricter contract than clients': if one fails, or
-// the kernel refuses its wait, run() throws, and fib-loop ends with one `error:` line and exit 1.
-TEST(Loop, AVitalTaskThatThrowsEndsRun) {
-    Loop loop(make_poll_poller());
+// The server's own tasks (they have a name) have a stricter contract than clients': if one fails,
+// or the kernel refuses its wait, run() throws, and fib-loop ends with one `error:` line and exit 1.
+TEST(Loop, AServerTaskThatThrowsEndsRun) {
+    AsTheServer server;
+    Loop loop(make_poll_poller(), server.failed());
     std::vector<std::string> log;
-    loop.spawn_vital("the thrower", thrower(log));
+    loop.spawn(thrower(log).named("the thrower"));
     loop.spawn(counter(3, log, loop));
     try {
         loop.run();
@@ -418,15 +436,16 @@ Task waits_on(int fd, std::vector<std::string>& log) {
     log.push_back("never");
 }
 
-TEST(Loop, ARefusedWatchOfAVitalTaskEndsRun) {
+TEST(Loop, ARefusedWatchOfAServerTaskEndsRun) {
     Faults faults;
     faults.refuse_own = "pipe";
-    Loop loop(with_faults(make_epoll_poller(), faults));
+    AsTheServer server;
+    Loop loop(with_faults(make_epoll_poller(), faults), server.failed());
     std::vector<std::string> log;
     int fds[2];
     ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
     Fd r(fds[0]), w(fds[1]);
-    loop.spawn_vital("the pipe's watcher", waits_on(r.get(), log));
+    loop.spawn(waits_on(r.get(), log).named("the pipe's watcher"));
     try {
         loop.run();
         ADD_FAILURE() << "run() went on without a task the server needs";
@@ -440,7 +459,8 @@ TEST(Loop, ARefusedWatchOfAVitalTaskEndsRun) {
 // Two tasks that wait on one descriptor are a bug in the program: the second is ended with a
 // line that says so, never destroyed silently; the first still runs.
 TEST(Loop, ASecondWaitOnTheSameDescriptorIsAnErrorNotASilentDestroy) {
-    Loop loop(make_poll_poller());
+    AsTheServer server;
+    Loop loop(make_poll_poller(), server.failed());
     std::vector<std::string> log;
     Pair p;
     loop.spawn(reads_and_reports(p.a.get(), 1, log));
@@ -454,24 +474,41 @@ TEST(Loop, ASecondWaitOnTheSameDescriptorIsAnErrorNotASilentDestroy) {
     EXPECT_NE(out.find("task failed: a second task waits on " + std::to_string(p.a.get())), std::string::npos) << out;
 }
 
-// A client's seat is a parameter of its handler, so it lives in the frame: given back when the
-// frame is freed, even if the handler never ran (a loop stopped before its turn came).
+// A client's seat travels with its socket (a Client), into its handler's frame: given back when
+// the frame is freed, even if the handler never ran (a loop stopped before its turn came).
 TEST(Seats, AHandlerFreedBeforeItRanGivesItsSeatBack) {
-    Options opts;
-    Shared shared(opts, 1, "full");
-    Context ctx(shared, make_poll_poller());
-    Seats seats(1);
+    AsTheServer server;
+    Context ctx(server.shared, make_poll_poller());
+    Seats seats(1, "full");
     {
-        Loop loop(make_poll_poller());
+        Loop loop(make_poll_poller(), server.failed());
         Pair p;
         std::optional<Seat> seat = seats.take();
         ASSERT_TRUE(seat);
         EXPECT_FALSE(seats.take()) << "a second seat of one";
-        loop.spawn(await_handler(std::move(p.a), std::move(*seat), ctx));
+        loop.spawn(await_handler(Client(std::move(p.a), std::move(*seat), "test"), ctx));
         EXPECT_EQ(seats.taken(), 1);
     }  // the loop frees the frame: the handler never ran
     EXPECT_EQ(seats.taken(), 0);
     EXPECT_TRUE(seats.take()) << "the seat was not given back";
+}
+
+// Two loops take seats at once. A take that finds them all taken must not count one more even
+// for a moment: another loop that looks then finds a seat that is free counted as taken, and
+// refuses its client (a count up past the top and back down did that).
+TEST(Seats, ARefusedTakeNeverCountsASeatThatIsNotThere) {
+    Seats seats(2, "full");
+    std::optional<Seat> one = seats.take(), two = seats.take();
+    ASSERT_TRUE(one && two);
+    std::atomic<bool> done{false};
+    int most = 0;
+    std::thread refused([&] {
+        for (int i = 0; i < 200000; ++i) EXPECT_FALSE(seats.take());
+        done = true;
+    });
+    while (!done) most = std::max(most, seats.taken());  // what another loop would see meanwhile
+    refused.join();
+    EXPECT_EQ(most, 2) << "a refused take counted a seat that is not there";
 }
 
 // Step 4's frame pool: bounded, and off under AddressSanitizer so a freed frame stays freed.
