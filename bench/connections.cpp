@@ -223,6 +223,8 @@ void Worker::on_readable(Conn& c) {
         }
         if (static_cast<std::size_t>(n) < sizeof buf) break;
     }
+    if (cfg_.batch && !c.pending.empty()) return;  // the rest of the batch is on its way
+    if (cfg_.batch) refill = refill > 0 ? cfg_.pipeline : 0;    // the whole batch is in: the next one
     if (refill > 0 && !draining_ && !tl_.stop.load(std::memory_order_relaxed)) send_requests(c, refill, 0);
 }
 

@@ -27,6 +27,8 @@ struct LoadConfig {
     unsigned flood_n = 20;
     double rate = 0;            // > 0: open loop, requests/s over all clients on a fixed schedule
     int pipeline = 1;           // requests in flight per connection (closed loop); refilled in batches
+    bool batch = false;         // with pipeline: send `pipeline` requests, wait for every reply, then
+                                // send the next batch (a client that waits for a whole batch)
     int windows = 1;            // > 1: the window cut into this many equal parts, each with its own latency
                                 // (the latency curve's median p99 and spread: docs/bench.md)
     double timeout_s = 10;      // per reply, and per connect

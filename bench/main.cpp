@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
                     "requests go back in one send; requests mix n and a neighbour so a lost "
                     "reply is seen")
         ->capture_default_str();
+    run->add_flag("--batch", cfg.batch,
+                  "With --pipeline N: send N requests, wait for all N replies, then send the next N (a "
+                  "client that waits for a whole batch sees a server's per-batch stall)");
     run->add_option("--windows", cfg.windows,
                     "Cut the window into this many equal parts and report the median of their p99s and the "
                     "spread (docs/bench.md: one stall moves one part, not the median)")
@@ -128,6 +131,7 @@ int main(int argc, char** argv) {
         cfg.duration_s = parse_seconds(duration, "--duration");
         cfg.warmup_s = parse_seconds(warmup, "--warmup", /*zero_ok=*/true);
         cfg.timeout_s = parse_seconds(timeout, "--timeout");
+        if (cfg.batch && cfg.rate > 0) throw std::invalid_argument("--batch is for the closed loop; --rate sends on a schedule");
         fibs::Addresses resolved(cfg.host, cfg.port, false, "cannot resolve " + cfg.host);  // one line, before any load
         fibs::raise_fd_limit();
         long connections = static_cast<long>(cfg.clients) + cfg.hog + cfg.flood + cfg.idle;

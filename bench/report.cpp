@@ -53,7 +53,7 @@ void print_report(std::FILE* out, const LoadResult& r) {
     const LoadConfig& c = r.config;
     auto line = [out](const char* label, const std::string& text) { std::fprintf(out, "%-12s %s\n", label, text.c_str()); };
     std::string mode = c.rate > 0 ? "open loop at " + format_count(c.rate) + " requests/s"
-                                  : "closed loop, pipeline " + std::to_string(c.pipeline);
+                                  : "closed loop, pipeline " + std::to_string(c.pipeline) + (c.batch ? " in batches" : "");
     line("target", c.host + ":" + std::to_string(c.port) + "  " + std::to_string(c.clients) + (c.clients == 1 ? " client" : " clients") + " on fib(" +
                        std::to_string(c.fib_n) + "), " + mode + ", " + std::to_string(c.threads) + " thread" +
                        (c.threads == 1 ? "" : "s"));
@@ -161,6 +161,7 @@ Figures figures_of(const LoadResult& r) {
         {"flood", r.config.flood},
         {"flood_n", r.config.flood_n},
         {"pipeline", r.config.pipeline},
+        {"batch", r.config.batch ? 1 : 0},
         {"rate_target", r.config.rate},
         {"threads", r.config.threads},
         {"window_s", r.window_s},

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "fib.hpp"
+#include "protocol.hpp"
 #include "proc_stats.hpp"
 #include "servers.hpp"
 
@@ -59,6 +60,26 @@ TEST_P(EveryServer, PipelinedRequestsAnsweredInOrder) {
     EXPECT_EQ(c.read_line(), "1");
     EXPECT_EQ(c.read_line(), "1");
     EXPECT_EQ(c.read_line(), "2");
+}
+
+// A batch whose second request is costly (n >= kCostlyN: the server first sends the replies it
+// has made, then checks the client is still there, conversation.hpp) and a client that waits for
+// both replies before it sends again. Two small writes in a row: with Nagle's algorithm on, the
+// second waited for the ACK of the first, which the client delays (40 ms on Linux) because it has
+// nothing to send. Each batch must take no more than its fib(30), as this build computes it,
+// and 10 ms.
+TEST_P(EveryServer, AMixedBatchIsAnsweredWithoutWaitingForADelayedAck) {
+    const auto bound = 10ms + std::chrono::duration<double>(cpu_of_fib(fibs::protocol::kCostlyN));
+    Client c(server->port());
+    std::chrono::duration<double> worst{0};
+    for (int i = 0; i < 20; ++i) {
+        auto sent = std::chrono::steady_clock::now();
+        c.send("1\n" + std::to_string(fibs::protocol::kCostlyN) + "\n");
+        ASSERT_EQ(c.read_line(), "1");
+        ASSERT_EQ(c.read_line(), expected_reply(fibs::protocol::kCostlyN));
+        worst = std::max<std::chrono::duration<double>>(worst, std::chrono::steady_clock::now() - sent);
+    }
+    EXPECT_LT(worst, bound) << "a batch took " << worst.count() * 1e3 << " ms";
 }
 
 TEST_P(EveryServer, RequestSplitAcrossTwoWrites) {
