@@ -1,6 +1,11 @@
 // `fib-bench compare`: the same scenarios against every server model, one table, CSV/JSON, plots.
 #pragma once
 #include <string>
+#include <vector>
+
+#include "histogram.hpp"
+#include "load.hpp"
+#include "server_process.hpp"
 
 namespace fibs::bench {
 
@@ -13,5 +18,33 @@ struct CompareConfig {
 };
 
 int run_compare(const CompareConfig& cfg);
+
+// The latency sweep (table 6): fib(kSweepN), about 0.1 ms a request, so that the server, not the
+// bench, saturates; its knee is the highest load with a p99 under kKneeNs.
+inline constexpr unsigned kSweepN = 25;
+inline constexpr double kKneeNs = 10e6;
+
+// One point of the floor's sweep: offered and answered per second, and its p99 (ns).
+struct SweepPoint {
+    double offered, replies, p99_ns;
+};
+// When the floor's own sweep failed (its p99 over the knee at its first point, or more replies
+// than were offered), the machine or the bench was the limit in that run, not the servers: one
+// line that says so and which figure shows it; "" when the sweep looks sound.
+std::string machine_limit(const std::vector<SweepPoint>& floor);
+
+// One run of the report: which server, which scenario and setting, what it measured.
+struct Setting {
+    std::string scenario;  // "clients", "hol", "idle"
+    std::string setting;   // "8", "0 idle"
+    LoadConfig load;
+    int round = 0;         // the tables of CPU per reply measure each row in rounds
+};
+struct Measured {
+    ServerKind server;
+    Setting setting;
+    LoadResult result;
+    Spread point_p99;  // latency points: the median p99 of the point's rounds and their spread (ns)
+};
 
 }  // namespace fibs::bench

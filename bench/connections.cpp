@@ -189,7 +189,10 @@ void Worker::refused_by_server(Conn& c) {
 void Worker::on_readable(Conn& c) {
     char buf[16384];
     int refill = 0;  // replies consumed on a closed-loop connection: as many requests go out, in one send
-    for (;;) {
+    // At most kReads reads, then back to the loop, which looks at the clock and the stop flag: a
+    // server that sends without end (what nobody asked for) must not hold the run past its end.
+    constexpr int kReads = 16;
+    for (int reads = 0; reads < kReads; ++reads) {
         ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -267,7 +270,7 @@ bool Worker::on_line(Conn& c, std::string_view line, std::int64_t now) {
     } else {
         bool digits = !line.empty() && line.find_first_not_of("0123456789") == std::string_view::npos;
         if (line.rfind("error: ", 0) == 0) {
-            ++errors.error_reply;
+            if (errors.error_reply++ == 0) errors.first_error = line;
         } else if (digits) {  // wrong, or a reply lost, extra or swapped: then later ones are out of step too
             ++errors.wrong;
         } else {

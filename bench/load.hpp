@@ -60,6 +60,7 @@ struct Errors {
     std::uint64_t timeout = 0;        // no reply within --timeout
     std::uint64_t unanswered = 0;     // still without a reply --timeout after the window closed
     std::uint64_t idle_closed = 0;    // idle connections the server closed after accepting them
+    std::string first_error;          // the first "error: ..." line, as the server sent it
     std::uint64_t total() const { return wrong + error_reply + malformed + reset + closed + timeout + unanswered; }
     void merge(const Errors& o);
 };

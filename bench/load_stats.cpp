@@ -23,6 +23,7 @@ void Errors::merge(const Errors& o) {
     timeout += o.timeout;
     unanswered += o.unanswered;
     idle_closed += o.idle_closed;
+    if (first_error.empty()) first_error = o.first_error;
 }
 
 void Connections::merge(const Connections& o) {

@@ -1,11 +1,14 @@
 #include "report.hpp"
 
-#include "server.hpp"
-
 #include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
+
+#include "net.hpp"
+#include "server.hpp"
 
 namespace fibs::bench {
 
@@ -49,13 +52,18 @@ std::string machine_line(const LoadResult& r) {
            format_ns(static_cast<double>(h.max())) + cost;
 }
 
-void print_report(std::FILE* out, const LoadResult& r) {
+namespace {
+
+// One line of the report: "label        text".
+using Line = std::function<void(const char* label, const std::string& text)>;
+
+// What was run: target, window, connections, who was served, throughput and latency.
+void report_the_run(const Line& line, const LoadResult& r) {
     const LoadConfig& c = r.config;
-    auto line = [out](const char* label, const std::string& text) { std::fprintf(out, "%-12s %s\n", label, text.c_str()); };
     std::string mode = c.rate > 0 ? "open loop at " + format_count(c.rate) + " requests/s"
                                   : "closed loop, pipeline " + std::to_string(c.pipeline) + (c.batch ? " in batches" : "");
-    line("target", c.host + ":" + std::to_string(c.port) + "  " + std::to_string(c.clients) + (c.clients == 1 ? " client" : " clients") + " on fib(" +
-                       std::to_string(c.fib_n) + "), " + mode + ", " + std::to_string(c.threads) + " thread" +
+    line("target", host_port(c.host, c.port) + "  " + std::to_string(c.clients) + (c.clients == 1 ? " client" : " clients") +
+                       " on fib(" + std::to_string(c.fib_n) + "), " + mode + ", " + std::to_string(c.threads) + " thread" +
                        (c.threads == 1 ? "" : "s"));
     char window[96];
     std::snprintf(window, sizeof window, "%.2f s measured after %.2f s warm-up", r.window_s, c.warmup_s);
@@ -67,11 +75,10 @@ void print_report(std::FILE* out, const LoadResult& r) {
     if (k.timed_out) conns += ", " + std::to_string(k.timed_out) + " timed out";
     if (k.failed) conns += ", " + std::to_string(k.failed) + " failed";
     line("connections", conns);
-    std::string served = std::to_string(r.main.served) + "/" + std::to_string(r.main.clients) +
-                         " clients got a reply in the window";
+    std::string served = std::to_string(r.main.served) + "/" + std::to_string(r.main.clients) + " clients got a reply in the window";
     if (r.main.served > 0) {
-        served += "; first reply after p50 " + format_ns(static_cast<double>(r.main.first_reply.percentile(50))) +
-                  ", max " + format_ns(static_cast<double>(r.main.first_reply.max()));
+        served += "; first reply after p50 " + format_ns(static_cast<double>(r.main.first_reply.percentile(50))) + ", max " +
+                  format_ns(static_cast<double>(r.main.first_reply.max()));
     }
     line("served", served);
     line("throughput", format_count(r.replies_per_s()) + " replies/s (" + format_count(static_cast<double>(r.main.replies)) + " replies)");
@@ -89,12 +96,16 @@ void print_report(std::FILE* out, const LoadResult& r) {
         line("windows", "p99 over " + std::to_string(c.windows) + " parts of the window: median " + format_ns(p99.median) +
                             ", lowest " + format_ns(p99.min) + ", highest " + format_ns(p99.max));
     }
+}
+
+// The other connections (hogs, floods, idle ones) and the errors.
+void report_the_others(const Line& line, const LoadResult& r) {
+    const LoadConfig& c = r.config;
     if (c.hog > 0) {
         double hog_rate = r.window_s > 0 ? static_cast<double>(r.hog.replies) / r.window_s : 0;
         char buf[160];
-        std::snprintf(buf, sizeof buf, "%d client%s on fib(%u): served %d/%d, %.1f replies/s, ", c.hog,
-                      c.hog == 1 ? "" : "s", c.hog_n,
-                      r.hog.served, r.hog.clients, hog_rate);
+        std::snprintf(buf, sizeof buf, "%d client%s on fib(%u): served %d/%d, %.1f replies/s, ", c.hog, c.hog == 1 ? "" : "s",
+                      c.hog_n, r.hog.served, r.hog.clients, hog_rate);
         line("hog", buf + percentiles(r.hog.latency));
     }
     if (c.flood > 0) {
@@ -102,26 +113,28 @@ void print_report(std::FILE* out, const LoadResult& r) {
                           std::to_string(c.flood_n) + ") requests without reading a reply");
     }
     if (c.idle > 0) {
-        line("idle", std::to_string(c.idle) + " connections sending nothing; " +
-                         std::to_string(r.errors.idle_closed) + " closed by the server");
+        line("idle", std::to_string(c.idle) + " connections sending nothing; " + std::to_string(r.errors.idle_closed) +
+                         " closed by the server");
     }
     const Errors& e = r.errors;
-    if (e.total() == 0) {
-        line("errors", "none");
-    } else {
-        std::string text;
-        auto add = [&text](std::uint64_t n, const char* what) {
-            if (n) text += format_count(static_cast<double>(n)) + " " + what + "  ";
-        };
-        add(e.wrong, "wrong replies");
-        add(e.error_reply, "error replies");
-        add(e.malformed, "malformed");
-        add(e.reset, "resets");
-        add(e.closed, "closed by server");
-        add(e.timeout, "timeouts");
-        add(e.unanswered, "unanswered");
-        line("errors", text);
-    }
+    std::string text;
+    auto add = [&text](std::uint64_t n, const char* what) {
+        if (n) text += format_count(static_cast<double>(n)) + " " + what + "  ";
+    };
+    add(e.wrong, "wrong replies");
+    add(e.error_reply, "error replies");
+    add(e.malformed, "malformed");
+    add(e.reset, "resets");
+    add(e.closed, "closed by server");
+    add(e.timeout, "timeouts");
+    add(e.unanswered, "unanswered");
+    line("errors", e.total() == 0 ? "none" : text);
+    if (!e.first_error.empty()) line("", "the first error reply: " + e.first_error);
+}
+
+// Who did the work: the machine, the client, the server.
+void report_the_cost(const Line& line, const LoadResult& r) {
+    const LoadConfig& c = r.config;
     line("machine", machine_line(r));
     char cpu[160];
     std::snprintf(cpu, sizeof cpu, "%.0f%% CPU of %d thread%s, %.2f µs CPU per reply",
@@ -136,13 +149,21 @@ void print_report(std::FILE* out, const LoadResult& r) {
         char buf[200];
         std::snprintf(buf, sizeof buf, "pid %d%s: %.2f µs CPU per reply (%.2f s CPU), RSS %.1f MiB (peak %.1f MiB), %d threads",
                       static_cast<int>(c.server_pid), r.server_note.empty() ? "" : (" " + r.server_note).c_str(),
-                      r.server_cpu_per_reply_us(), r.server_cpu_s,
-                      static_cast<double>(r.server_rss_kib) / 1024, static_cast<double>(r.server_hwm_kib) / 1024,
-                      r.server_threads);
+                      r.server_cpu_per_reply_us(), r.server_cpu_s, static_cast<double>(r.server_rss_kib) / 1024,
+                      static_cast<double>(r.server_hwm_kib) / 1024, r.server_threads);
         line("server", buf);
     } else if (!r.server_note.empty()) {
         line("server", r.server_note);
     }
+}
+
+}  // namespace
+
+void print_report(std::FILE* out, const LoadResult& r) {
+    Line line = [out](const char* label, const std::string& text) { std::fprintf(out, "%-12s %s\n", label, text.c_str()); };
+    report_the_run(line, r);
+    report_the_others(line, r);
+    report_the_cost(line, r);
 }
 
 Figures figures_of(const LoadResult& r) {
