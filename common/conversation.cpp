@@ -23,10 +23,13 @@ std::optional<protocol::Request> Conversation::next() {
         return std::nullopt;
     }
     protocol::Request req = protocol::parse_request(*line, max_n_);
-    if (req.costly() && client_left(client_, out_)) {
-        framer_ = {};  // the rest of its batch is for nobody
-        open_ = false;
-        return std::nullopt;
+    if (req.ok() && (owed_ += protocol::work_of(req.n)) >= 1) {
+        owed_ = 0;
+        if (client_left(client_, out_)) {
+            framer_ = {};  // the rest of its batch is for nobody
+            open_ = false;
+            return std::nullopt;
+        }
     }
     return req;
 }

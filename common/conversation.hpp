@@ -21,9 +21,10 @@ public:
     // without "\n", is still a request).
     void heard(std::string_view bytes);
     // The next request, or nothing: no complete line yet, or the conversation is over. Before a
-    // costly one (protocol::kCostlyN) the replies made so far go out and the client is asked
-    // whether it is still there (client_left, net.hpp): work for a client that has gone is work
-    // for nobody, so then nothing, and the conversation is over.
+    // request that brings the work owed since the last look to a unit (protocol::work_of, about
+    // 1.2 ms), the replies made so far go out and the client is asked whether it is still there
+    // (client_left, net.hpp): work for a client that has gone is work for nobody, so then
+    // nothing, and the conversation is over.
     std::optional<protocol::Request> next();
     void answer(const protocol::Request& req) { protocol::append_reply(out_, req); }  // fib(n) here, or its error
     void answer(std::uint64_t value) { protocol::append_value(out_, value); }  // fib(n) from elsewhere (a worker)
@@ -38,6 +39,7 @@ private:
     unsigned max_n_;
     protocol::LineFramer framer_;
     std::string out_;
+    double owed_ = 0;  // work done since the client was last asked, in units of protocol::work_of
     bool open_ = true;
 };
 

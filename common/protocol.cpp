@@ -1,6 +1,7 @@
 #include "protocol.hpp"
 
 #include <charconv>
+#include <array>
 
 #include "fib.hpp"
 
@@ -81,6 +82,19 @@ Request parse_request(std::string_view line, unsigned max_n) {
     }
     return {static_cast<unsigned>(n), {}};
 }
+
+namespace {
+// work_of for every n a request can carry, computed once: a lookup costs nothing beside fib(1).
+constexpr std::array<double, kMaxFibN + 1> kWork = [] {
+    std::array<double, kMaxFibN + 1> w{};
+    w[kCheckN] = 1;
+    for (unsigned n = kCheckN + 1; n <= kMaxFibN; ++n) w[n] = w[n - 1] * 1.618033988749895;
+    for (unsigned n = kCheckN; n-- > 0;) w[n] = w[n + 1] / 1.618033988749895;
+    return w;
+}();
+}  // namespace
+
+double work_of(unsigned n) { return n <= kMaxFibN ? kWork[n] : kWork[kMaxFibN]; }
 
 void append_value(std::string& out, std::uint64_t value) {
     char digits[24];

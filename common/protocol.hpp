@@ -22,12 +22,13 @@ inline constexpr std::size_t kMaxLine = 128;
 // (what fib(n) costs is in fib.hpp).
 inline constexpr unsigned kDefaultMaxN = 40;
 
-// From this n on (1.2 ms and more), a server first sends the replies it has made and checks that
-// the client is still there (client_left, net.hpp): work for a client that has gone is work for
-// nobody. The send and the getsockopt() cost under 1% of such a request. At n = 25 (0.13 ms) they
-// cost 1.5% (one request at a time) and 13% (16 pipelined, a send each instead of one per batch),
-// measured with fib-bench against fib-loop.
-inline constexpr unsigned kCostlyN = 30;
+// A server checks that its client is still there (Conversation::next) before the work it has
+// done since it last looked reaches fib(kCheckN), about 1.2 ms: work for a client that has gone is
+// work for nobody, so a client that leaves costs at most about that much more. work_of(n) is that
+// work in units of fib(kCheckN) (each n costs 1.618 times n - 1). The check (a send and a
+// getsockopt) costs under 1% of a unit, measured with fib-bench against fib-loop.
+inline constexpr unsigned kCheckN = 30;
+double work_of(unsigned n);
 
 inline constexpr std::string_view kLineTooLong = "error: line too long\n";
 inline constexpr std::string_view kServerFull = "error: server full\n";
@@ -58,7 +59,6 @@ struct Request {
     unsigned n = 0;
     std::string error;  // empty when the request is good
     bool ok() const { return error.empty(); }
-    bool costly() const { return ok() && n >= kCostlyN; }
 };
 
 Request parse_request(std::string_view line, unsigned max_n);
