@@ -17,39 +17,67 @@ namespace {
 // safe for both.
 std::atomic<bool> stopping{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
-void on_stop_signal(int) { stopping.store(true); }
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// The stop signals this process takes: those not ignored when it started. Under `nohup` SIGHUP is
+// ignored, and a background job of a shell without job control starts with SIGINT ignored: they
+// stay ignored. (A blocked signal is queued even when ignored, so an ignored one must not be
+// blocked and waited for either.) Written before any handler or thread can read it.
+sigset_t taken() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : kStopSignals) {
+        struct sigaction now {};
+        if (::sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN) sigaddset(&set, sig);
+    }
+    return set;
+}
+sigset_t watched;
+
+void on_stop_signal(int) {
+    stopping.store(true);
+    struct sigaction fallback {};  // the second stop signal, of whichever kind, ends the process
+    fallback.sa_handler = SIG_DFL;
+    for (int sig : kStopSignals) {
+        if (sigismember(&watched, sig)) ::sigaction(sig, &fallback, nullptr);
+    }
+}
 
 }  // namespace
 
 void stop_on_signals() {
+    watched = taken();
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;  // not SA_RESTART: see stop.hpp
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-    ::sigaction(SIGHUP, &sa, nullptr);
+    sa.sa_mask = watched;  // a second one that comes while the handler runs waits for its default action
+    sa.sa_flags = 0;       // not SA_RESTART: see stop.hpp
+    for (int sig : kStopSignals) {
+        if (sigismember(&watched, sig)) ::sigaction(sig, &sa, nullptr);
+    }
 }
 
 int stop_on_signals_pipe() {
+    watched = taken();
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGHUP);
-    ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // this thread, and every thread started after it
-    std::thread([stop, wake = fds[1]] {             // the write end stays open for the process's life
-        int sig = 0;
-        ::sigwait(&stop, &sig);  // the first: a clean stop
-        stopping.store(true);
-        [[maybe_unused]] ssize_t n = ::write(wake, "!", 1);
-        ::sigwait(&stop, &sig);  // the second: the default action, at once
-        ::signal(sig, SIG_DFL);
-        ::pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
-        ::raise(sig);
-    }).detach();
+    ::pthread_sigmask(SIG_BLOCK, &watched, nullptr);  // this thread, and every thread started after it
+    try {
+        std::thread([wake = fds[1]] {  // the write end stays open for the process's life
+            int sig = 0;
+            ::sigwait(&watched, &sig);  // the first: a clean stop
+            stopping.store(true);
+            [[maybe_unused]] ssize_t n = ::write(wake, "!", 1);
+            ::sigwait(&watched, &sig);  // the second, of whichever kind: the default action, at once
+            ::signal(sig, SIG_DFL);
+            ::pthread_sigmask(SIG_UNBLOCK, &watched, nullptr);
+            ::raise(sig);
+        }).detach();
+    } catch (const std::system_error& e) {
+        ::close(fds[0]);
+        ::close(fds[1]);
+        throw std::system_error(e.code(), "cannot start the thread that takes the stop signals (ulimit -u, or memory: ulimit -v)");
+    }
     return fds[0];
 }
 

@@ -8,9 +8,10 @@ namespace fibs {
 // SA_RESTART: a blocked accept() or recv() then returns -1 with errno EINTR instead of going on
 // waiting, so the caller gets back to its loop and sees stop_requested().
 //
-// The handler is one-shot (SA_RESETHAND): a second Ctrl-C meets the default action and ends the
-// process at once, whatever it is busy with (exit status 130 for SIGINT, 143 for SIGTERM, 129 for
-// SIGHUP).
+// The first stop signal puts every stop signal back to its default action: a second one, of
+// whichever kind, ends the process at once, whatever it is busy with (exit status 130 for SIGINT,
+// 143 for SIGTERM, 129 for SIGHUP). A signal ignored when the process started stays ignored:
+// SIGHUP under `nohup`, SIGINT in a background job of a shell without job control.
 // One gap is left on purpose in the blocking servers: a signal that lands after the check and
 // before the call is noticed only at the next return; the second Ctrl-C covers it.
 void stop_on_signals();
@@ -19,9 +20,10 @@ void stop_on_signals();
 // that is readable from the first signal on, so the loop learns of the stop as of any socket. The
 // signals are blocked in the calling thread and every thread it starts later (call it first), and
 // one thread of its own takes them with sigwait(): at the first it writes to the pipe, at the
-// second it lets the default action end the process. (No handler runs in the loop's thread, so
-// nothing depends on when a handler would run, a delay ThreadSanitizer changes.) Throws
-// std::system_error if the pipe or the thread cannot be made.
+// second, of whichever kind, it lets the default action end the process. (No handler runs in the
+// loop's thread, so nothing depends on when a handler would run, a delay ThreadSanitizer changes.)
+// Signals ignored at start stay ignored, as above. Throws std::system_error if the pipe or the
+// thread cannot be made, naming which.
 int stop_on_signals_pipe();
 
 // True once SIGINT, SIGTERM or SIGHUP has arrived.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cstring>
 #include <thread>
 
 #include "fib.hpp"
@@ -193,6 +194,44 @@ TEST_P(EveryServer, SigtermWithNobodyConnectedExitsZero) {
 TEST_P(EveryServer, SighupStopsItCleanlyToo) {
     expect_clean_stop_with_an_idle_client(*server, SIGHUP);
     server.reset();
+}
+
+// Under `nohup` SIGHUP is ignored from the start, and a background job of a shell without job
+// control starts with SIGINT ignored: a server leaves them so. (A server that blocked them for its
+// signal thread, or installed its handler over them, stopped on them.)
+TEST_P(EveryServer, ASignalIgnoredAtStartStaysIgnored) {
+    std::vector<std::string> args = {"-c", "trap '' HUP INT; exec \"$0\" \"$@\"", bin(GetParam().exe)};
+    args.insert(args.end(), GetParam().args.begin(), GetParam().args.end());
+    ServerProcess ignoring("/bin/sh", args);
+    for (int sig : {SIGHUP, SIGINT}) {
+        ::kill(ignoring.pid(), sig);
+        ASSERT_TRUE(signal_taken(ignoring.pid(), sig)) << dump(ignoring);
+        Client c(ignoring.port());
+        c.send("10\n");
+        EXPECT_EQ(c.read_line(), "55") << strsignal(sig) << " stopped it" << dump(ignoring);
+    }
+    EXPECT_EQ(ignoring.stop(), 0) << dump(ignoring);
+}
+
+// A second stop signal ends a server at once, whatever its kind: SIGTERM and then SIGHUP (a
+// terminal closed while the server was stopping) while a request of several seconds is computed.
+TEST_P(EveryServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
+    const unsigned n = fib_costing(5.0);
+    ServerProcess busy(bin(GetParam().exe), [&] {
+        auto args = GetParam().args;
+        args.insert(args.end(), {"--max-n", std::to_string(n)});
+        return args;
+    }());
+    Client c(busy.port());
+    double idle = cpu_seconds(busy.pid());
+    c.send(std::to_string(n) + "\n");
+    ASSERT_TRUE(busy_beyond(busy.pid(), idle, 0.05)) << dump(busy);
+    ::kill(busy.pid(), SIGTERM);
+    ASSERT_TRUE(signal_taken(busy.pid(), SIGTERM)) << dump(busy);
+    auto second = std::chrono::steady_clock::now();
+    ::kill(busy.pid(), SIGHUP);
+    EXPECT_EQ(busy.wait_exit(3s), 128 + SIGHUP) << "the second signal did not end it" << dump(busy);
+    EXPECT_LT(std::chrono::steady_clock::now() - second, 2s);
 }
 
 // A stdout nobody reads (`fib-loop | less` left unscrolled, Ctrl-S in a terminal) fills after a few
