@@ -31,39 +31,49 @@ void Loop::wake(int job, std::uint64_t value) {
     ready(std::move(task));
 }
 
+void Loop::forget(int job) { future_wait.erase(job); }
+
 void Loop::run() {
-    while (!stopping_ && (!tasks.empty() || !recv_wait.empty() || !send_wait.empty() || !future_wait.empty())) {
+    while (!(stopping_ && future_wait.empty()) &&
+           (!tasks.empty() || !recv_wait.empty() || !send_wait.empty() || !future_wait.empty())) {
         if (tasks.empty()) {
             wait_for_io(/*block=*/true);  // nothing to run: wait until a socket is ready
             continue;
         }
-        Task task = std::move(tasks.front());
-        tasks.pop_front();
-        std::optional<Wait> wait;
-        try {
-            wait = task.next();
-        } catch (const std::exception& e) {
-            failed_(task, e);  // the server says what it costs; the task's frame is freed here
-            continue;
-        }
-        if (!wait) continue;  // the task has finished (StopIteration)
-        switch (wait->why) {
-            case Why::recv:
-                park(recv_wait, *wait, task);
-                break;
-            case Why::send:
-                park(send_wait, *wait, task);
-                break;
-            case Why::future:
-                park(future_wait, *wait, task);
-                break;
-            case Why::again:
-                // Its turn is over: to the back of `tasks`. A quick look at the sockets first (no
-                // waiting), or a task that is alone in `tasks` would never let anyone else in.
-                wait_for_io(/*block=*/false);
-                ready(std::move(task));
-                break;
-        }
+        run_next();
+    }
+    // A stop: the tasks that a worker's result made ready send their answers, then the loop ends.
+    for (std::size_t ready = stopping_ ? tasks.size() : 0; ready > 0 && !tasks.empty(); --ready) run_next();
+}
+
+// next(task), and the task goes where its co_yield says: to a wait table, or (again) to the back.
+void Loop::run_next() {
+    Task task = std::move(tasks.front());
+    tasks.pop_front();
+    std::optional<Wait> wait;
+    try {
+        wait = task.next();
+    } catch (const std::exception& e) {
+        failed_(task, e);  // the server says what it costs; the task's frame is freed here
+        return;
+    }
+    if (!wait) return;  // the task has finished (StopIteration)
+    switch (wait->why) {
+        case Why::recv:
+            park(recv_wait, *wait, task);
+            break;
+        case Why::send:
+            park(send_wait, *wait, task);
+            break;
+        case Why::future:
+            park(future_wait, *wait, task);
+            break;
+        case Why::again:
+            // Its turn is over: to the back of `tasks`. A quick look at the sockets first (no
+            // waiting), or a task that is alone in `tasks` would never let anyone else in.
+            wait_for_io(/*block=*/false);
+            ready(std::move(task));
+            break;
     }
 }
 

@@ -29,7 +29,9 @@ public:
 
     void spawn(Task task) { ready(std::move(task)); }  // tasks.append(task)
     void run();   // until stop(), or until no task is left
-    void stop();  // any thread: run() returns after the task that is running
+    // Any thread: run() returns after the task that is running, once no task waits on a worker's
+    // result (an answer being computed is still sent).
+    void stop();
     // A new client's socket, before its first wait: "" or why it cannot be watched ("select
     // cannot watch descriptors past FD_SETSIZE"). Makes room for its task, so that parking and
     // waking it never needs memory (out of memory, the client is refused here, not later).
@@ -40,9 +42,11 @@ public:
     // The loop's thread: the job a task waits on is done; that task gets `value` and is ready.
     // A job whose task has gone (its frame freed meanwhile) is dropped.
     void wake(int job, std::uint64_t value);
+    void forget(int job);  // the job was dropped (Workers::stop_taking): its task is freed
 
 private:
     using Table = std::unordered_map<int, Task>;
+    void run_next();
     void ready(Task task);
     void park(Table& table, Wait wait, Task& task);
     void wait_for_io(bool block);

@@ -91,11 +91,13 @@ Task future_monitor(Loop& loop) {
     }
 }
 
-// Ctrl-C: a byte in the stop pipe (common/stop.hpp); the loop ends and every task's frame is
-// freed. A second Ctrl-C ends the process at once, even while a task computes.
-Task stop_watcher(int stop_fd, Loop& loop) {
+// Ctrl-C: a byte in the stop pipe (common/stop.hpp); the loop ends once the answers being
+// computed are sent, and every task's frame is freed. A second Ctrl-C ends the process at once,
+// even while a task computes.
+Task stop_watcher(int stop_fd, Context& ctx) {
     co_yield recv(stop_fd);
-    loop.stop();
+    ctx.shared.workers.stop_taking();
+    ctx.loop.stop();
 }
 
 }  // namespace fibs::loop
@@ -110,7 +112,7 @@ int main(int argc, char** argv) {
         for (auto& ctx : started.loops) {
             if (ctx->listener) ctx->loop.spawn(fib_server(*ctx->listener, *ctx).named("fib_server"));
             ctx->loop.spawn(future_monitor(ctx->loop).named("future_monitor"));
-            ctx->loop.spawn(stop_watcher(started.stop.get(), ctx->loop).named("stop_watcher"));
+            ctx->loop.spawn(stop_watcher(started.stop.get(), *ctx).named("stop_watcher"));
         }
         run_loops(started.loops, [&] { fibs::log_listening(started.loops[0]->listener->fd(), started.about); });
         fibs::log_always("Shutting down");

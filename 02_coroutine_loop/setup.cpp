@@ -161,7 +161,9 @@ std::vector<Fd> listeners(const Options& opts) {
 
 Started::Started() = default;
 Started::Started(Started&&) noexcept = default;
-Started::~Started() = default;
+Started::~Started() {
+    if (shared) shared->workers.stop_taking();  // before the loops go: no job is computed for a freed task
+}
 
 Started start(const Options& opts) {
     Started s;

@@ -38,12 +38,32 @@ void Workers::stop() {
 
 int Workers::submit(unsigned n, int client, Loop& loop) {
     int id = static_cast<int>(next_id_++ & INT_MAX);  // unique among the jobs in flight
+    Job job{id, n, client, loop.mailbox()};
     {
         std::lock_guard lock(mu_);
-        jobs_.push_back({id, n, client, loop.mailbox()});
+        if (taking_) jobs_.push_back(std::move(job));
     }
+    if (job.reply_to) forget(job);  // not taken: the server is stopping
     cv_.notify_one();
     return id;
+}
+
+void Workers::stop_taking() {
+    std::deque<Job> dropped;
+    {
+        std::lock_guard lock(mu_);
+        taking_ = false;
+        dropped.swap(jobs_);
+    }
+    for (const Job& job : dropped) forget(job);
+}
+
+void Workers::forget(const Job& job) {
+    try {
+        job.reply_to->post([id = job.id](Loop& loop) { loop.forget(id); });
+    } catch (const std::bad_alloc&) {
+        // no room for the letter: the task waits until its loop ends, which frees it
+    }
 }
 
 void Workers::work() {

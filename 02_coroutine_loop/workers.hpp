@@ -35,6 +35,10 @@ public:
     // 0, which nobody reads, and ends at its next send as for any reset.
     int submit(unsigned n, int client, Loop& loop);
     int busy() const { return busy_; }  // jobs being computed now
+    // The server stops: the jobs not started are dropped, and so is every job submitted from now
+    // on; each task that waits for one is freed by its loop (Loop::forget). The jobs being computed
+    // finish, and their tasks get their results, so an answer already paid for is sent.
+    void stop_taking();
 
 private:
     struct Job {
@@ -45,6 +49,7 @@ private:
     };
     void work();
     void stop();
+    static void forget(const Job& job);
 
     unsigned offload_min_;
     std::atomic<unsigned> next_id_{0};
@@ -53,6 +58,7 @@ private:
     std::condition_variable cv_;
     std::deque<Job> jobs_;
     bool stopping_ = false;
+    bool taking_ = true;
     std::vector<std::thread> threads_;
 };
 

@@ -1,6 +1,7 @@
 // Bonus step: one thread per connection. The accept loop is Step 1's; each client gets its own
 // thread running the same fib_handler (common/handler.cpp), and the kernel's scheduler interleaves
 // them (on every core: unlike the article's Python threads, C++ threads run fib in parallel).
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include <condition_variable>
 #include <list>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #include "acceptor.hpp"
@@ -59,6 +61,7 @@ private:
 // already have given to a new client), and ends detached: nobody has to wait to join it.
 class Clients {
 public:
+    explicit Clients(fibs::RefusalLog& refusals) : refusals_(refusals) {}
     std::size_t serving() {
         std::lock_guard lock(mu_);
         return sockets_.size();
@@ -73,7 +76,11 @@ public:
         try {
             StopSignalsBlocked for_the_new_thread;
             std::thread([this, it, &opts] {
-                fibs::fib_handler(*it, opts);
+                try {
+                    fibs::fib_handler(*it, opts);
+                } catch (const std::bad_alloc&) {  // out of memory: this client ends, the server goes on
+                    refusals_.note("out of memory");
+                }
                 leave(it);
             }).detach();
             return fibs::Fd();
@@ -84,12 +91,18 @@ public:
             return back;
         }
     }
-    // Wakes every handler still serving (a handler blocked in recv() reads end of input), then
-    // waits until every thread has left.
+    // Each handler reads end of input (its reading side is shut), answers what it is computing,
+    // and leaves; then stop() returns. One whose client does not take its replies would wait in
+    // send() for ever: its socket is shut for writing too.
     void stop() {
         std::unique_lock lock(mu_);
-        for (auto& s : sockets_) ::shutdown(s.get(), SHUT_RDWR);
-        left_.wait(lock, [this] { return sockets_.empty(); });
+        for (auto& s : sockets_) ::shutdown(s.get(), SHUT_RD);
+        while (!left_.wait_for(lock, std::chrono::milliseconds(20), [this] { return sockets_.empty(); })) {
+            for (auto& s : sockets_) {
+                pollfd room{s.get(), POLLOUT, 0};
+                if (::poll(&room, 1, 0) == 0) ::shutdown(s.get(), SHUT_RDWR);  // full: its send would wait
+            }
+        }
     }
 
 private:
@@ -99,27 +112,32 @@ private:
         left_.notify_all();
     }
 
+    fibs::RefusalLog& refusals_;
     std::mutex mu_;
     std::condition_variable left_;
     std::list<fibs::Fd> sockets_;
 };
 
 void fib_server(const fibs::Fd& sock, const Options& opts) {
-    Clients clients;
     fibs::RefusalLog refusals;  // "refusing clients: <why>", once for each why
+    Clients clients(refusals);
     fibs::Acceptor acceptor(sock.get(), /*nonblocking=*/false, refusals);
     while (!fibs::stop_requested()) {
-        std::string addr;
-        fibs::Fd client = acceptor.accept(&addr);  // blocks until a client comes
-        if (!client && errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // none spare
-        if (!client) continue;  // EINTR (perhaps Ctrl-C), or refused
-        if (clients.serving() >= static_cast<std::size_t>(opts.max_clients)) {
-            acceptor.refuse(std::move(client), "--max-clients reached");
-            continue;
-        }
-        fibs::log_connection(opts, addr);  // before the client's thread can print anything
-        if (fibs::Fd back = clients.serve(std::move(client), opts)) {
-            acceptor.refuse(std::move(back), "cannot start a thread");
+        try {
+            std::string addr;
+            fibs::Fd client = acceptor.accept(&addr);  // blocks until a client comes
+            if (!client && errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // none spare
+            if (!client) continue;  // EINTR (perhaps Ctrl-C), or refused
+            if (clients.serving() >= static_cast<std::size_t>(opts.max_clients)) {
+                acceptor.refuse(std::move(client), "--max-clients reached");
+                continue;
+            }
+            fibs::log_connection(opts, addr);  // before the client's thread can print anything
+            if (fibs::Fd back = clients.serve(std::move(client), opts)) {
+                acceptor.refuse(std::move(back), "cannot start a thread");
+            }
+        } catch (const std::bad_alloc&) {  // no memory for its address or its place: that client is closed
+            refusals.note("out of memory");
         }
     }
     clients.stop();

@@ -234,6 +234,24 @@ TEST_P(EveryServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
     EXPECT_LT(std::chrono::steady_clock::now() - second, 2s);
 }
 
+// A stop that comes while a request is computed: the answer, already paid for, is sent, then the
+// server ends with 0. Every server does the same, whichever thread computes it.
+TEST_P(EveryServer, AStopSendsTheAnswerItIsComputing) {
+    const unsigned n = fib_costing(0.5);
+    ServerProcess busy(bin(GetParam().exe), [&] {
+        auto args = GetParam().args;
+        args.insert(args.end(), {"--max-n", std::to_string(n)});
+        return args;
+    }());
+    Client c(busy.port());
+    double idle = cpu_seconds(busy.pid());
+    c.send(std::to_string(n) + "\n");
+    ASSERT_TRUE(busy_beyond(busy.pid(), idle, 0.05)) << dump(busy);
+    ::kill(busy.pid(), SIGTERM);
+    EXPECT_EQ(c.read_line(10s), expected_reply(n)) << dump(busy);
+    EXPECT_EQ(busy.wait_exit(10s), 0) << dump(busy);
+}
+
 // A stdout nobody reads (`fib-loop | less` left unscrolled, Ctrl-S in a terminal) fills after a few
 // dozen lines. Serving goes on, and a stop still works: the log waits, not the server.
 TEST_P(EveryServer, AStdoutNobodyReadsStallsNeitherServingNorTheStop) {
@@ -333,6 +351,30 @@ TEST_P(WithWorkers, QueuedJobsOfClientsThatResetAreNotComputed) {
     double spent = server_cpu_once_idle(*server) - before - 2 * busy;
     EXPECT_LT(spent, 0.6 * kGone * one) << "the server spent " << spent << " s of CPU on the jobs of clients that had gone; "
                                         << "one costs " << one << " s" << dump(*server);
+}
+
+// A stop drops the jobs no worker has started (their answers are not paid for yet): 14 requests
+// queue for the two workers; once the first answer is in (a job's time, W), SIGTERM. The server
+// ends once the two jobs being computed are done, about W later; not after a job more each (2 W,
+// as when workers took queued jobs after the loops had gone), nor after all 10 others (5 W).
+TEST_P(WithWorkers, AStopDropsTheJobsNotStarted) {
+    const unsigned n = fib_costing(0.2);
+    ServerProcess busy(bin(GetParam().exe), [&] {
+        auto args = GetParam().args;
+        args.insert(args.end(), {"--max-n", std::to_string(n)});
+        return args;
+    }());
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 14; ++i) clients.push_back(std::make_unique<Client>(busy.port()));
+    auto sent = std::chrono::steady_clock::now();
+    for (auto& c : clients) c->send(std::to_string(n) + "\n");
+    ASSERT_EQ(clients[0]->read_line(30s), expected_reply(n));
+    auto one_job = std::chrono::steady_clock::now() - sent;
+    auto stopping = std::chrono::steady_clock::now();
+    EXPECT_EQ(busy.stop(), 0) << dump(busy);
+    auto took = std::chrono::steady_clock::now() - stopping;
+    EXPECT_LT(took, 1.5 * one_job) << "the stop took " << std::chrono::duration<double>(took).count() << " s; a job "
+                                 << std::chrono::duration<double>(one_job).count() << " s";
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EveryServer, testing::ValuesIn(all_servers()), label_of);
