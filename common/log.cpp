@@ -1,18 +1,22 @@
 #include "log.hpp"
 
 #include <signal.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 namespace fibs {
 namespace {
@@ -20,7 +24,7 @@ namespace {
 // Bytes written to stdout so far: log_drain's sign that somebody reads it.
 std::atomic<long> written{0};
 
-void write_all(const std::string& text) {
+void write_all(std::string_view text) {
     for (std::size_t done = 0; done < text.size();) {
         ssize_t n = ::write(STDOUT_FILENO, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
@@ -30,11 +34,27 @@ void write_all(const std::string& text) {
     }
 }
 
+// A line and its "\n", without a copy: the writer needs no memory to write, so a process out of
+// memory still gets its log out.
+void write_line(std::string_view line) {
+    iovec both[2] = {{const_cast<char*>(line.data()), line.size()}, {const_cast<char*>("\n"), 1}};
+    ssize_t n = ::writev(STDOUT_FILENO, both, 2);
+    if (n == static_cast<ssize_t>(line.size() + 1)) {
+        written += n;
+        return;
+    }
+    std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;  // a part, or nothing (EINTR, or stdout full)
+    if (n < 0 && errno != EINTR && errno != EAGAIN) return;      // stdout closed: nobody will read the log
+    written += static_cast<long>(done);
+    if (done < line.size()) write_all(line.substr(done));
+    write_all("\n");
+}
+
 class Writer {
 public:
     void put(std::string_view line) {
         std::lock_guard lock(mu_);
-        if (!threaded_) return write_all(std::string(line).append("\n"));
+        if (!threaded_) return write_line(line);
         if (queued_.size() >= kLogQueueLines) {
             ++dropped_;
             return;
@@ -78,18 +98,17 @@ private:
         std::unique_lock lock(mu_);
         for (;;) {
             more_.wait(lock, [this] { return !queued_.empty() || dropped_ > 0; });
-            std::string batch;  // everything queued goes out in one write
-            try {
-                for (; !queued_.empty(); queued_.pop_front()) batch.append(queued_.front()).append("\n");
-                if (dropped_ > 0) {
-                    batch.append("(").append(std::to_string(dropped_)).append(" log lines dropped: stdout was not read)\n");
-                }
-            } catch (const std::bad_alloc&) {  // no memory for a batch: what fitted goes out, the rest next time
-            }
-            dropped_ = 0;
+            writing_lines_.swap(queued_);  // everything queued, taken at once: a swap needs no memory
+            long dropped = std::exchange(dropped_, 0);
             writing_ = true;
             lock.unlock();
-            write_all(batch);  // may wait for a reader for ever: only this thread waits
+            for (const std::string& line : writing_lines_) write_line(line);  // may wait for a reader for ever
+            if (dropped > 0) {
+                char notice[96];
+                std::snprintf(notice, sizeof notice, "(%ld log lines dropped: stdout was not read)", dropped);
+                write_line(notice);
+            }
+            writing_lines_.clear();
             lock.lock();
             writing_ = false;
             done_.notify_all();
@@ -99,6 +118,7 @@ private:
     std::mutex mu_;
     std::condition_variable more_, done_;
     std::deque<std::string> queued_;
+    std::deque<std::string> writing_lines_;  // the writer's, made before memory can run out
     long dropped_ = 0;
     bool writing_ = false;
     bool threaded_ = false;
