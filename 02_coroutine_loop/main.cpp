@@ -104,8 +104,8 @@ Task stop_watcher(int stop_fd, Context& ctx) {
 
 int main(int argc, char** argv) {
     using namespace fibs::loop;
-    Options opts = parse_options(argc, argv);
     try {
+        Options opts = parse_options(argc, argv);
         Started started = start(opts);  // setup.cpp: the sockets, the loops and what they share
         // The server's own tasks, named: if one of them cannot go on, the server ends (exit 1).
         // One loop, unless --loops N (Step 5: loops.cpp), each with its own.

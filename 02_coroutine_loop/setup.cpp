@@ -116,8 +116,15 @@ namespace {
 constexpr int kSpare = 12, kPerLoop = 5;
 
 std::pair<int, std::string> client_limit(const Options& opts) {
-    bool select = opts.backend == Backend::select;
-    int most = std::max(1, (select ? FD_SETSIZE : descriptor_limit()) - kSpare - kPerLoop * opts.loops);
+    bool select = opts.backend == Backend::select && FD_SETSIZE < descriptor_limit();  // select's own bound is the lower
+    int room = select ? FD_SETSIZE : descriptor_limit(), own = kSpare + kPerLoop * opts.loops;
+    if (room - own < 1) {
+        throw std::runtime_error((select ? "select watches only descriptors below FD_SETSIZE (" + group_digits(room) + ")"
+                                         : "the descriptor limit is " + group_digits(room) + " (ulimit -n)") +
+                                 ", and the server keeps " + group_digits(own) + " for itself and its " +
+                                 std::to_string(opts.loops) + (opts.loops == 1 ? " loop" : " loops") + ": none is left for a client");
+    }
+    int most = room - own;
     if (opts.max_clients > 0 && opts.max_clients <= most) return {opts.max_clients, "--max-clients reached"};
     return {most, select ? "select cannot watch descriptors past FD_SETSIZE" : "out of file descriptors"};
 }

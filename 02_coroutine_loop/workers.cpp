@@ -19,7 +19,7 @@ Workers::Workers(int threads, unsigned offload_min) : offload_min_(offload_min) 
         std::size_t started = threads_.size();
         stop();  // the threads already started
         throw std::system_error(e.code(), "cannot start worker thread " + std::to_string(started + 1) + " of " +
-                                              std::to_string(threads) + " (a process limit? ulimit -u)");
+                                              std::to_string(threads) + " (ulimit -u, or memory: ulimit -v)");
     }
 }
 

@@ -278,5 +278,38 @@ TEST(LoopStartUp, AtEveryTinyDescriptorLimitOneClearLineOrAtLeastOneClient) {
     }
 }
 
+// Under an address-space limit from its first instruction, fib-loop with two loops and two
+// workers either says Listening once every thread runs, and serves, or says in one `error:` line
+// which thread could not start, and exits 1: never Listening and then an error, never a bare
+// "Resource temporarily unavailable". (Below 7 MiB the C++ runtime cannot throw at all, and below
+// 6 MiB the dynamic loader fails: not tried. Not under a sanitizer, whose runtime needs more.)
+TEST(LoopStartUp, UnderAnyMemoryLimitListeningOnlyOnceEveryThreadRuns) {
+    if (kSanitized) GTEST_SKIP() << "a sanitizer's allocator cannot run under an address-space limit";
+    if (::access("/usr/bin/prlimit", X_OK) != 0) GTEST_SKIP() << "needs prlimit (util-linux)";
+    for (int mib = 8; mib <= 48; mib += 4) {
+        SCOPED_TRACE("prlimit --as " + std::to_string(mib) + " MiB");
+        Process p("/usr/bin/prlimit", {"--as=" + std::to_string(mib << 20), bin("fib-loop"), "--port", "0", "--loops", "2",
+                                       "--workers", "2", "--quiet"});
+        auto listening = p.wait_for_line("Listening on ", 10s);
+        std::optional<int> code = listening ? std::nullopt : p.wait_exit(5s);
+        auto lines = p.lines();
+        std::string all;
+        for (auto& l : lines) all += "  | " + l + "\n";
+        if (!listening) {
+            EXPECT_EQ(code, 1) << all;
+            ASSERT_EQ(lines.size(), 1u) << all;
+            EXPECT_EQ(lines[0].rfind("error: cannot start ", 0), 0u) << all;
+            continue;
+        }
+        EXPECT_EQ(lines.size(), 1u) << all;
+        std::string line = lines[*listening];
+        std::string port = line.substr(line.find(':') + 1);
+        Client c(static_cast<std::uint16_t>(std::stoi(port.substr(0, port.find(' ')))));
+        c.send("20\n");
+        EXPECT_EQ(c.read_line(), "6765") << all;
+        EXPECT_EQ(p.stop(), 0) << all;
+    }
+}
+
 }  // namespace
 }  // namespace fibs::test

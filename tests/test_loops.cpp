@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <regex>
 #include <thread>
@@ -149,6 +150,50 @@ TEST(Loops, ZeroMeansOnePerCore) {
     EXPECT_EQ(server.stop(), 0) << dump(server);
 }
 
+// One per core it may run on: `taskset -c 0` leaves it one, so it runs one loop (the machine's
+// core count, which ignores the affinity mask, made it run one per core of the machine).
+TEST(Loops, ZeroCountsTheCoresThisProcessMayRunOn) {
+    if (::access("/usr/bin/taskset", X_OK) != 0) GTEST_SKIP() << "needs taskset (util-linux)";
+    ServerProcess server("/usr/bin/taskset", {"-c", "0", bin("fib-loop"), "--loops", "0"});
+    std::string listening = server.lines()[0];
+    EXPECT_EQ(listening.find("loops"), std::string::npos) << "more than one loop on one core: " << listening;
+    EXPECT_EQ(server.stop(), 0) << dump(server);
+}
+
+// Two seats shared by two loops, and clients coming to both at once: while two hold their seats,
+// every other is refused; once they leave, the others are served, each in turn (a refused one
+// tries again, bounded).
+TEST(Loops, TwoSeatsSharedByTwoLoopsNeverServeAThird) {
+    ServerProcess server(bin("fib-loop"), {"--loops", "2", "--spread", "reuseport", "--max-clients", "2", "--quiet"});
+    auto held = served_clients(server, 2);
+    std::atomic<int> served{0}, refused{0};
+    auto knock = [&](int times, bool until_served) {
+        for (int i = 0; i < times; ++i) {
+            for (int attempt = 0; attempt < (until_served ? 500 : 1); ++attempt) {
+                Client c(server.port());
+                c.send("20\n");
+                if (c.read_line(5s) == "6765") {
+                    ++served;
+                    break;
+                }
+                ++refused;
+            }
+        }
+    };
+    std::vector<std::thread> knocking;
+    for (int t = 0; t < 4; ++t) knocking.emplace_back(knock, 25, false);
+    for (auto& t : knocking) t.join();
+    EXPECT_EQ(served, 0) << "a third client was served beside two seated ones" << dump(server);
+    EXPECT_EQ(refused, 100);
+    held.clear();
+    knocking.clear();
+    served = 0;
+    for (int t = 0; t < 4; ++t) knocking.emplace_back(knock, 10, true);
+    for (auto& t : knocking) t.join();
+    EXPECT_EQ(served, 40) << dump(server);
+    EXPECT_EQ(server.stop(), 0) << dump(server);
+}
+
 // Bad values: a clear error line first, and a non-zero exit.
 TEST(Loops, BadValuesAreRefusedWithAClearLine) {
     struct Case {
@@ -159,7 +204,8 @@ TEST(Loops, BadValuesAreRefusedWithAClearLine) {
                                            {{"--loops", "100000"}, "--loops"},
                                            {{"--loops", "1", "--spread", "handoff"}, "--spread handoff needs --loops 2"},
                                            {{"--spread", "reuseport"}, "--spread reuseport needs --loops 2"},
-                                           {{"--loops", "2", "--spread", "random"}, "--spread"}}) {
+                                           {{"--loops", "2", "--spread", "random"}, "--spread"},
+                                           {{"--backend", "select", "--loops", "256"}, "none is left for a client"}}) {
         Finished run = run_to_end(bin("fib-loop"), c.args);
         EXPECT_NE(run.code, 0) << run.output;
         EXPECT_EQ(run.output.find("Listening"), std::string::npos) << run.output;
