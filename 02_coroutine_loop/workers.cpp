@@ -49,13 +49,9 @@ int Workers::submit(unsigned n, int client, Loop& loop) {
 }
 
 void Workers::stop_taking() {
-    std::deque<Job> dropped;
-    {
-        std::lock_guard lock(mu_);
-        taking_ = false;
-        dropped.swap(jobs_);
-    }
-    for (const Job& job : dropped) forget(job);
+    std::lock_guard lock(mu_);  // (no second queue to move them to: out of memory, none could be made)
+    taking_ = false;
+    for (; !jobs_.empty(); jobs_.pop_front()) forget(jobs_.front());
 }
 
 void Workers::forget(const Job& job) {

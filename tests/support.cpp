@@ -53,7 +53,7 @@ Finished run_to_end(const std::string& exe, const std::vector<std::string>& args
     return {*code, output};
 }
 
-Client::Client(std::uint16_t port) : fd_(connect_to("127.0.0.1", port)) {}
+Client::Client(std::uint16_t port, const std::string& host) : fd_(connect_to(host, port)) {}
 
 void Client::send(std::string_view bytes) {
     if (!blocking_send_all(fd_.get(), bytes)) throw std::runtime_error("send failed");

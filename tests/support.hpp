@@ -50,10 +50,10 @@ bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds 
 // it. A second signal of a kind that is still pending would be merged into the first.
 bool signal_taken(pid_t pid, int sig, std::chrono::milliseconds timeout = 5s);
 
-// A blocking client for 127.0.0.1 with bounded waits on every read.
+// A blocking client (of 127.0.0.1 unless told) with bounded waits on every read.
 class Client {
 public:
-    explicit Client(std::uint16_t port);
+    explicit Client(std::uint16_t port, const std::string& host = "127.0.0.1");
     void send(std::string_view bytes);
     // One reply line without "\n"; nullopt on timeout or when the server closed first.
     std::optional<std::string> read_line(std::chrono::milliseconds timeout = 5s);
