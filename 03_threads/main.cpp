@@ -84,7 +84,7 @@ public:
                 leave(it);
             }).detach();
             return fibs::Fd();
-        } catch (const std::system_error&) {  // out of threads or memory: this client only
+        } catch (const std::exception&) {  // out of threads or memory (std::system_error, std::bad_alloc): this client only
             std::lock_guard lock(mu_);
             fibs::Fd back = std::move(*it);
             sockets_.erase(it);

@@ -152,6 +152,14 @@ bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds 
     return true;
 }
 
+long vm_size_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmSize:", 0) == 0) return std::stol(line.substr(7));
+    }
+    return -1;
+}
+
 bool signal_taken(pid_t pid, int sig, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     const unsigned long long bit = 1ull << (sig - 1);

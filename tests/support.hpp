@@ -46,6 +46,9 @@ double cpu_seconds(pid_t pid);
 // is computing what it was sent.
 bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds timeout = 10s);
 
+// The address space a process has mapped (VmSize in /proc/PID/status), in KiB; -1 if unknown.
+long vm_size_kib(pid_t pid);
+
 // Waits until no `sig` is pending for `pid` any more (/proc/PID/status): the process has taken
 // it. A second signal of a kind that is still pending would be merged into the first.
 bool signal_taken(pid_t pid, int sig, std::chrono::milliseconds timeout = 5s);

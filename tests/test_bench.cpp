@@ -224,6 +224,28 @@ TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
     EXPECT_LE(r.main.replies, 3u);
 }
 
+// A server that sends what nobody asked, without end (as `yes 1` behind socat): a run still ends
+// by its window and its timeout. 261367e read while recv filled its buffer, never looking at the
+// clock: 4 to 15 s and more for a 1 s window.
+TEST(BenchLoad, ARunEndsBesideAServerThatNeverStopsSending) {
+    FakeServer server([](int fd, std::string_view, std::uint64_t, int) {
+        std::string chunk;
+        for (int i = 0; i < 262144; ++i) chunk += "1\n";
+        for (int i = 0; i < 2000; ++i) {  // bounded: 1 GB at most
+            if (!blocking_send_all(fd, chunk)) break;  // the bench has closed the connection
+        }
+        return false;
+    });
+    bench::LoadConfig cfg = quick_load(server.port(), 2, 0.3);
+    cfg.timeout_s = 1;
+    auto started = std::chrono::steady_clock::now();
+    auto r = bench::run_load(cfg);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_LT(took, std::chrono::duration<double>(cfg.warmup_s + cfg.duration_s + cfg.timeout_s + 1.0))
+        << "the run took " << std::chrono::duration<double>(took).count() << " s";
+    EXPECT_GT(r.errors.total(), 0u) << "replies nobody asked for went unseen";
+}
+
 // A fake server that answers each request line correctly, except the one whose overall number is
 // `skip` (0: none), which it leaves unanswered.
 FakeServer::Answer answers_correctly_but(std::uint64_t skip) {
@@ -644,6 +666,41 @@ TEST(BenchExit, NothingMeasuredIsExitCodeFourAndOneLine) {
     }
 }
 
+// What a run against a real server says at its edges: a --fib the server refuses is "every reply
+// was an error line" with the first of them (not "no reply arrived"); --server-pid must be the
+// server's; the threads reported are the threads used; --host localhost finds a server that
+// listens on ::1 only.
+TEST(BenchExit, ARunSaysWhatItMeasuredAtItsEdges) {
+    ServerProcess server(bin("fib-loop"), {"--quiet"});
+    std::string port = std::to_string(server.port());
+    Finished refused = run_to_end(bin("fib-bench"), {"run", "--port", port, "--fib", "41", "-d", "0.2s", "--warmup", "0s"}, 20s);
+    EXPECT_EQ(refused.code, 4) << refused.output;
+    EXPECT_NE(refused.output.find("error: nothing measured: every reply was an error line"), std::string::npos) << refused.output;
+    EXPECT_NE(refused.output.find("error: n out of range 0..40: \"41\""), std::string::npos) << refused.output;
+    Finished init = run_to_end(bin("fib-bench"), {"run", "--port", port, "--server-pid", "1", "-d", "0.2s"}, 20s);
+    EXPECT_EQ(init.code, 1) << init.output;
+    EXPECT_NE(init.output.find("--server-pid 1 does not listen on 127.0.0.1:" + port), std::string::npos) << init.output;
+    Finished threads = run_to_end(bin("fib-bench"), {"run", "--port", port, "-c", "2", "--threads", "4", "-d", "0.2s", "--warmup", "0s"}, 20s);
+    EXPECT_EQ(threads.code, 0) << threads.output;
+    EXPECT_NE(threads.output.find("2 clients on fib(1), closed loop, pipeline 1, 2 threads"), std::string::npos) << threads.output;
+    EXPECT_EQ(server.stop(), 0);
+}
+
+// --host tries each address of a name, as a client would: with localhost both ::1 and 127.0.0.1,
+// a server on ::1 alone is found (261367e tried the first address only).
+TEST(BenchExit, AHostWithSeveralAddressesIsTriedOnEach) {
+    Addresses local("localhost", 1, /*passive=*/false, "localhost");
+    bool v4 = false, v6 = false;
+    for (const addrinfo* a = local.first(); a != nullptr; a = a->ai_next) (a->ai_family == AF_INET6 ? v6 : v4) = true;
+    if (!(v4 && v6)) GTEST_SKIP() << "localhost is not both 127.0.0.1 and ::1 on this machine (/etc/hosts)";
+    ServerProcess v6_only(bin("fib-loop"), {"--quiet", "--host", "::1"});
+    Finished localhost = run_to_end(bin("fib-bench"), {"run", "--host", "localhost", "--port", std::to_string(v6_only.port()),
+                                                       "-d", "0.2s", "--warmup", "0s"}, 20s);
+    EXPECT_EQ(localhost.code, 0) << localhost.output;
+    EXPECT_NE(localhost.output.find("target       [::1]:"), std::string::npos) << localhost.output;
+    EXPECT_EQ(v6_only.stop(), 0);
+}
+
 // Every argument that cannot make a run is refused before any load, with a non-zero exit code and
 // one line that names it.
 TEST(BenchExit, AnArgumentThatCannotMakeARunIsRefusedInOneLine) {
@@ -663,6 +720,14 @@ TEST(BenchExit, AnArgumentThatCannotMakeARunIsRefusedInOneLine) {
         {{"--rate", "1e300"}, "--rate"},
         {{"--clients", too_many}, "need more descriptors than this process may open"},
         {{"--host", "no.such.host.invalid"}, "cannot resolve no.such.host.invalid"},
+        {{"--fib", "93"}, "--fib"},
+        {{"--hog", "1", "--hog-n", "100"}, "--hog-n"},
+        {{"--requests", "0"}, "--requests"},
+        {{"--clients", "0"}, "--clients 0 and no --hog: there is nobody to measure"},
+        {{"--threads", "100000"}, "--threads"},
+        {{"--server-pid", "-1"}, "--server-pid"},
+        {{"--json", "/nonexistent/x"}, "--json /nonexistent/x: cannot write there"},
+        {{"--batch", "--rate", "100"}, "--batch is for the closed loop"},
     };
     for (const auto& [extra, says] : cases) {
         std::vector<std::string> args{"run", "--port", std::to_string(dead.port)};

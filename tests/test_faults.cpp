@@ -41,14 +41,6 @@ public:
     std::unique_ptr<ServerProcess> server;
 };
 
-long vm_size_kib(pid_t pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind("VmSize:", 0) == 0) return std::stol(line.substr(7));
-    }
-    return -1;
-}
-
 // Out of memory, for real: the running server gets an address-space limit half a MiB above what it
 // uses, and clients come until some are refused. A refused client costs itself only, and the
 // accept task goes on: once clients leave, a new one is served, and SIGTERM ends it with 0. Where
