@@ -42,7 +42,8 @@ Async<bool> async_send_all(const Fd& client, std::string_view out) {
 }
 
 Async<> fib_handler(Client client, Context& ctx) {
-    Conversation talk(client.get(), ctx.shared.opts.max_n);
+    const Options& opts = ctx.shared.opts;
+    Conversation talk(client.get(), opts.max_n);  // requests in, replies out, by the protocol's rules
     std::array<char, 4096>& buf = ctx.buf;  // read and heard before the next wait: one for all
     while (talk.open()) {
         ssize_t n = co_await async_recv(client, buf);  // waits until the client sends, then reads
@@ -54,7 +55,7 @@ Async<> fib_handler(Client client, Context& ctx) {
         talk.replies().clear();
     }
     ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
-    log_closed(ctx.shared.opts);
+    log_closed(opts);
 }
 
 }  // namespace

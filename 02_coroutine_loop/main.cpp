@@ -19,8 +19,9 @@ namespace fibs::loop {
 
 // Step 1's fib_handler (common/handler.cpp), line for line, where it would block: it yields.
 Task fib_handler(Client client, Context& ctx) {
-    Conversation talk(client.get(), ctx.shared.opts.max_n);
-    std::array<char, 4096>& buf = ctx.buf;
+    const Options& opts = ctx.shared.opts;
+    Conversation talk(client.get(), opts.max_n);  // requests in, replies out, by the protocol's rules
+    std::array<char, 4096>& buf = ctx.buf;  // read and heard before the next wait: one for all
     while (talk.open()) {
         co_yield recv(client.get());                                   // wait until readable...
         ssize_t n = ::recv(client.get(), buf.data(), buf.size(), 0);  // ...then read: never blocks
@@ -49,10 +50,10 @@ Task fib_handler(Client client, Context& ctx) {
                 break;  // reset or broken pipe: the next recv says so
             }
         }
-        out.clear();
+        talk.replies().clear();
     }
     ::shutdown(client.get(), SHUT_WR);  // replies already sent go out before the close
-    log_closed(ctx.shared.opts);
+    log_closed(opts);
 }
 
 // The accept task. Who gets in (a seat, a descriptor, memory) is the Listener's to say.

@@ -8,9 +8,9 @@
 // the moment its task waits again. (Edge-triggered would need a per-fd "ready" bit and handlers
 // that read until EAGAIN; ours read once per wait.)
 //
-// The few other descriptors (the listener, the eventfd, the signalfd) never came through add(),
-// so the backend would not learn if one were closed and its number reused: each of their watches
-// arms a one-shot registration, as every watch did before.
+// The server's few own descriptors (the listener, the mailbox's eventfd, the stop pipe, the pause
+// timer) never come through add(), so the backend would not learn if one were closed and its
+// number reused: each of their watches arms a one-shot registration instead.
 #include <sys/epoll.h>
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 // io_uring(7): two rings shared with the kernel, one for requests and one for their completions.
 // Here it waits for readiness, like the others: each watch is a one-shot poll request put in the
-// submission ring, and wait() submits them all and waits for completions in one io_uring_enter.
-// epoll needs an epoll_ctl per watch on top of its wait: that syscall is what the ring saves.
+// submission ring, and wait() submits them all and waits for completions in one io_uring_enter:
+// re-arming costs no system call of its own (epoll registers a client once, and gets the same).
 //
 // Every poll request ends in exactly one completion, and the loop resumes the task only after it:
 // a task never closes its socket while a poll on it is pending, so a completion always belongs to

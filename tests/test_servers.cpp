@@ -196,10 +196,17 @@ TEST_P(EveryServer, SighupStopsItCleanlyToo) {
     server.reset();
 }
 
+// Every kind again, for tests that start their server themselves, with flags or a wrapper of their
+// own (EveryServer starts one before each test).
+class EachServer : public testing::TestWithParam<ServerKind> {
+protected:
+    void SetUp() override { SKIP_IF_UNAVAILABLE(GetParam()); }
+};
+
 // Under `nohup` SIGHUP is ignored from the start, and a background job of a shell without job
 // control starts with SIGINT ignored: a server leaves them so. (A server that blocked them for its
 // signal thread, or installed its handler over them, stopped on them.)
-TEST_P(EveryServer, ASignalIgnoredAtStartStaysIgnored) {
+TEST_P(EachServer, ASignalIgnoredAtStartStaysIgnored) {
     std::vector<std::string> args = {"-c", "trap '' HUP INT; exec \"$0\" \"$@\"", bin(GetParam().exe)};
     args.insert(args.end(), GetParam().args.begin(), GetParam().args.end());
     ServerProcess ignoring("/bin/sh", args);
@@ -215,7 +222,11 @@ TEST_P(EveryServer, ASignalIgnoredAtStartStaysIgnored) {
 
 // A second stop signal ends a server at once, whatever its kind: SIGTERM and then SIGHUP (a
 // terminal closed while the server was stopping) while a request of several seconds is computed.
-TEST_P(EveryServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
+TEST_P(EachServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
+    if (kThreadSanitized && GetParam().exe == "fib-blocking") {
+        GTEST_SKIP() << "fib-blocking computes on the thread that takes the signal, and ThreadSanitizer holds a signal "
+                        "back until that thread next calls the C library (the release preset runs this test)";
+    }
     const unsigned n = fib_costing(5.0);
     ServerProcess busy(bin(GetParam().exe), [&] {
         auto args = GetParam().args;
@@ -236,8 +247,8 @@ TEST_P(EveryServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
 
 // A stop that comes while a request is computed: the answer, already paid for, is sent, then the
 // server ends with 0. Every server does the same, whichever thread computes it.
-TEST_P(EveryServer, AStopSendsTheAnswerItIsComputing) {
-    const unsigned n = fib_costing(0.5);
+TEST_P(EachServer, AStopSendsTheAnswerItIsComputing) {
+    const unsigned n = fib_costing(0.25);
     ServerProcess busy(bin(GetParam().exe), [&] {
         auto args = GetParam().args;
         args.insert(args.end(), {"--max-n", std::to_string(n)});
@@ -422,7 +433,17 @@ std::vector<ServerKind> with_workers() {
 INSTANTIATE_TEST_SUITE_P(All, WithWorkers, testing::ValuesIn(with_workers()), label_of);
 // The ruler fib-bench compare measures every step against (bench/floor.cpp) keeps the same protocol
 // and stops the same way, or its figures would flatter it.
-INSTANTIATE_TEST_SUITE_P(Ruler, EveryServer, testing::Values(ServerKind{"floor", "fib-floor", {}}), label_of);
+// (Not under a sanitizer: the floor is the bench's ruler, not a step, and its protocol code is
+// the steps' own Conversation, which every sanitized kind runs.)
+std::vector<ServerKind> rulers() {
+    if (kSanitized) return {};
+    return {ServerKind{"floor", "fib-floor", {}}};
+}
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(EveryServer);
+INSTANTIATE_TEST_SUITE_P(Ruler, EveryServer, testing::ValuesIn(rulers()), label_of);
+INSTANTIATE_TEST_SUITE_P(All, EachServer, testing::ValuesIn(all_servers()), label_of);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(EachServer);
+INSTANTIATE_TEST_SUITE_P(Ruler, EachServer, testing::ValuesIn(rulers()), label_of);
 
 }  // namespace
 }  // namespace fibs::test
