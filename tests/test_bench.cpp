@@ -27,6 +27,7 @@
 #include "load.hpp"
 #include "proc_stats.hpp"
 #include "report.hpp"
+#include "compare.hpp"
 #include "servers.hpp"
 
 namespace fibs::test {
@@ -553,6 +554,20 @@ TEST(BenchLoad, BlockingServerServesOneOfFour) {
     EXPECT_EQ(r.errors.total(), 0u);
     EXPECT_TRUE(r.server_measured);
     EXPECT_EQ(server.stop(), 0) << dump(server);
+}
+
+// When the floor's own sweep fails, the run measured the machine or the bench, not the servers:
+// one line says so, with the figure that shows it. Made-up sweeps (offered, answered, p99 in ns).
+TEST(BenchCompare, AFloorThatFailsItsOwnSweepSaysTheMachineWasTheLimit) {
+    using bench::SweepPoint;
+    EXPECT_EQ(bench::machine_limit({}), "");
+    EXPECT_EQ(bench::machine_limit({{6000, 6000, 300e3}, {10000, 10010, 2e6}, {13000, 11000, 80e6}}), "")
+        << "a sound sweep: under the knee at first, falling behind past capacity";
+    std::string late = bench::machine_limit({{6000, 6000, 120e6}, {10000, 9000, 300e6}});
+    EXPECT_NE(late.find("the machine or the bench was the limit in this run"), std::string::npos) << late;
+    EXPECT_NE(late.find("the floor's p99 was 120.0 ms at its first point (6,000/s offered)"), std::string::npos) << late;
+    std::string over = bench::machine_limit({{6000, 6000, 300e3}, {10000, 12000, 2e6}});
+    EXPECT_NE(over.find("the floor answered 12,000/s where 10,000/s were offered"), std::string::npos) << over;
 }
 
 // (Not under a sanitizer: compare's own code is one thread that starts servers, runs run_load and

@@ -498,6 +498,15 @@ TEST(DocTimes, ThePathTableRepeatsEachPageAndTheCoreTotalIsTheirSum) {
     EXPECT_EQ(std::stoi(total[1]), core);
 }
 
+// results.md quotes one compare run, and never one in which the machine or the bench was the limit
+// (compare says so in compare.json: machine_limited).
+TEST(DocResults, TheCommittedRunWasNotLimitedByTheMachine) {
+    std::ifstream json(fs::path(FIBS_SOURCE_DIR) / "docs/results/compare.json");
+    std::string machine;
+    ASSERT_TRUE(std::getline(json, machine) && std::getline(json, machine));
+    EXPECT_NE(machine.find("\"machine_limited\": \"no\""), std::string::npos) << machine;
+}
+
 // The pattern rules themselves: a test that can fail when they are too loose.
 TEST(DocPatterns, CountsMustMatchButMeasurementsMayVary) {
     EXPECT_EQ(mismatch({"served       1/8 clients got a reply"}, {"served       8/8 clients got a reply"}, "4000", false).empty(), false);
