@@ -28,10 +28,11 @@ inline constexpr double kKneeNs = 10e6;
 struct SweepPoint {
     double offered, replies, p99_ns;
 };
-// When the floor's own sweep failed (its p99 over the knee at its first point, or more replies
-// than were offered), the machine or the bench was the limit in that run, not the servers: one
-// line that says so and which figure shows it; "" when the sweep looks sound.
-std::string machine_limit(const std::vector<SweepPoint>& floor);
+// When the floor's own sweep failed (its p99 over the knee at its first point, under 95% of what
+// was offered at a load below its capacity, or more replies than were offered), the machine or the
+// bench was the limit in that run, not the servers: one line that says so and which figure shows
+// it; "" when the sweep looks sound. `capacity`: the floor's, the sweep's ruler.
+std::string machine_limit(const std::vector<SweepPoint>& floor, double capacity);
 
 // One run of the report: which server, which scenario and setting, what it measured.
 struct Setting {

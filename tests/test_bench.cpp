@@ -560,13 +560,16 @@ TEST(BenchLoad, BlockingServerServesOneOfFour) {
 // one line says so, with the figure that shows it. Made-up sweeps (offered, answered, p99 in ns).
 TEST(BenchCompare, AFloorThatFailsItsOwnSweepSaysTheMachineWasTheLimit) {
     using bench::SweepPoint;
-    EXPECT_EQ(bench::machine_limit({}), "");
-    EXPECT_EQ(bench::machine_limit({{6000, 6000, 300e3}, {10000, 10010, 2e6}, {13000, 11000, 80e6}}), "")
+    EXPECT_EQ(bench::machine_limit({}, 12000), "");
+    EXPECT_EQ(bench::machine_limit({{6000, 6000, 300e3}, {10000, 10010, 2e6}, {13000, 11000, 80e6}}, 12000), "")
         << "a sound sweep: under the knee at first, falling behind past capacity";
-    std::string late = bench::machine_limit({{6000, 6000, 120e6}, {10000, 9000, 300e6}});
+    std::string late = bench::machine_limit({{6000, 6000, 120e6}, {10000, 9000, 300e6}}, 12000);
     EXPECT_NE(late.find("the machine or the bench was the limit in this run"), std::string::npos) << late;
     EXPECT_NE(late.find("the floor's p99 was 120.0 ms at its first point (6,000/s offered)"), std::string::npos) << late;
-    std::string over = bench::machine_limit({{6000, 6000, 300e3}, {10000, 12000, 2e6}});
+    std::string behind = bench::machine_limit({{6000, 6000, 300e3}, {8400, 7000, 90e6}}, 12000);
+    EXPECT_NE(behind.find("the floor answered 7,000/s where 8,400/s were offered, below its own capacity (12,000/s)"),
+              std::string::npos) << behind;
+    std::string over = bench::machine_limit({{6000, 6000, 300e3}, {10000, 12000, 2e6}}, 12000);
     EXPECT_NE(over.find("the floor answered 12,000/s where 10,000/s were offered"), std::string::npos) << over;
 }
 

@@ -507,6 +507,35 @@ TEST(DocResults, TheCommittedRunWasNotLimitedByTheMachine) {
     EXPECT_NE(machine.find("\"machine_limited\": \"no\""), std::string::npos) << machine;
 }
 
+// One figure for one fact. A paragraph of another page that links results.md quotes its figures
+// (a number with µs, ms, MiB or ×) as results.md states them; what was measured elsewhere goes in
+// a paragraph of its own, which says how it was measured.
+TEST(DocResults, AFigureQuotedFromResultsIsResultsFigure) {
+    std::string results;
+    for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / "docs/results.md")) results += l + "\n";
+    static const std::regex figure(R"((\d[\d,.]*) ?(µs|ms|MiB|×))");
+    for (const auto& page : pages()) {
+        if (page == "docs/results.md") continue;
+        std::vector<std::string> paragraphs{""};
+        bool in_block = false;
+        for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / page)) {
+            if (l.rfind("```", 0) == 0) in_block = !in_block;
+            if (in_block || l.rfind("```", 0) == 0) continue;
+            if (l.empty()) paragraphs.emplace_back();
+            else paragraphs.back() += l + " ";
+        }
+        for (const auto& para : paragraphs) {
+            if (para.find("results.md") == std::string::npos) continue;
+            for (std::sregex_iterator it(para.begin(), para.end(), figure), end; it != end; ++it) {
+                std::string number = (*it)[1], unit = (*it)[2];
+                bool found = results.find(number + " " + unit) != std::string::npos || results.find(number + unit) != std::string::npos;
+                EXPECT_TRUE(found) << page << ": \"" << (*it)[0] << "\" is in a paragraph that links results.md, which "
+                                   << "does not state it:\n  " << para.substr(0, 300);
+            }
+        }
+    }
+}
+
 // The pattern rules themselves: a test that can fail when they are too loose.
 TEST(DocPatterns, CountsMustMatchButMeasurementsMayVary) {
     EXPECT_EQ(mismatch({"served       1/8 clients got a reply"}, {"served       8/8 clients got a reply"}, "4000", false).empty(), false);
