@@ -349,10 +349,11 @@ void Worker::loop() {
         now = now_ns();
         if (interval > 0 && !draining_) {
             std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
+            std::int64_t we = tl_.window_end.load(std::memory_order_relaxed);
             for (auto& c : conns_) {
                 if (c->kind != Kind::main) continue;
                 while (c->open() && c->next_due <= now) {
-                    if (c->next_due >= ws) {
+                    if (c->next_due >= ws && c->next_due < we) {  // due in the window: the rate it offers
                         ++sent;
                         if (now - c->next_due > 1'000'000) ++late;  // more than 1 ms behind schedule
                     }

@@ -91,7 +91,8 @@ struct LoadResult {
     ClassStats main, hog;
     Errors errors;
     double window_s = 0;
-    // Open loop only.
+    // Open loop only: the requests due in the window (each sent, late or not), and how many of
+    // them went out more than 1 ms after they were due.
     std::uint64_t sent = 0, late = 0;
     // The client itself (without the probe), and how late a sleeping thread woke meanwhile.
     double client_cpu_s = 0;

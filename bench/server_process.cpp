@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,13 +46,19 @@ std::pair<pid_t, int> spawn_captured(const std::string& exe, const std::vector<s
 
 int decode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
-// waitpid with a deadline: polls every few ms (bounded by the timeout).
-std::optional<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
+// waitpid with a deadline: polls every few ms (bounded by the timeout). Once the process has
+// ended, `cpu_s` holds the CPU it used (user and system, every thread).
+std::optional<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout, double& cpu_s) {
     auto deadline = Clock::now() + timeout;
     for (;;) {
         int status = 0;
-        pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid) return decode(status);
+        rusage usage{};
+        pid_t r = ::wait4(pid, &status, WNOHANG, &usage);
+        if (r == pid) {
+            auto s = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+            cpu_s = s(usage.ru_utime) + s(usage.ru_stime);
+            return decode(status);
+        }
         if (r < 0) return -1;
         if (Clock::now() >= deadline) return std::nullopt;
         ::usleep(2000);
@@ -131,7 +138,7 @@ void Process::unstall() {
 }
 
 std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
-    if (!status_ && pid_ > 0) status_ = wait_pid(pid_, timeout);
+    if (!status_ && pid_ > 0) status_ = wait_pid(pid_, timeout, cpu_s_);
     if (status_ && reader_.joinable()) {
         unstall();
         reader_.join();
@@ -142,10 +149,10 @@ std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
 int Process::stop(std::chrono::milliseconds timeout) {
     if (!status_ && pid_ > 0) {
         ::kill(pid_, SIGTERM);
-        status_ = wait_pid(pid_, timeout);
+        status_ = wait_pid(pid_, timeout, cpu_s_);
         if (!status_) {
             ::kill(pid_, SIGKILL);
-            status_ = wait_pid(pid_, std::chrono::seconds(5));
+            status_ = wait_pid(pid_, std::chrono::seconds(5), cpu_s_);
         }
     }
     unstall();

@@ -46,6 +46,9 @@ public:
     int stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // Waits for the process to exit on its own. nullopt after `timeout` (it is then still running).
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+    // Once stop() or wait_exit() has seen it end: the CPU it used in all, in seconds (user and
+    // system, every thread), as the kernel counted it to the end. nullopt while it runs.
+    std::optional<double> cpu_s_at_exit() const { return status_ ? std::optional(cpu_s_) : std::nullopt; }
 
 private:
     void read_output(int fd);
@@ -53,6 +56,7 @@ private:
 
     pid_t pid_ = -1;
     std::optional<int> status_;
+    double cpu_s_ = 0;
     std::mutex mu_;
     std::condition_variable changed_;
     std::vector<std::string> lines_;
