@@ -392,15 +392,41 @@ TEST(DocPaths, Step4ShowsTheRealDiffAndAtMostTwelveLinesDiffer) {
     EXPECT_EQ(std::stol(m[4]), count(real, '+'));
 }
 
+// Where `name` ("Loop::run", "Clients", "fib_server") is defined in a source file's `lines`: the
+// number of lines from the line that names it (not a comment, not a declaration ending in ';')
+// to the brace that closes it; 0 if the file defines no such thing. A page links a function or a
+// class by its name, not by line numbers, so that an exercise that edits the file moves nothing.
+long definition_lines(const std::vector<std::string>& lines, const std::string& name) {
+    const std::string last = name.substr(name.rfind(':') == std::string::npos ? 0 : name.rfind(':') + 1);
+    const std::regex starts("(^|[^A-Za-z0-9_:])" + name + R"(\s*\(|\b(class|struct) )" + last + R"(\b)");
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const std::string& l = lines[i];
+        auto text = l.find_first_not_of(' ');
+        if (text == std::string::npos || l.compare(text, 2, "//") == 0 || !std::regex_search(l, starts)) continue;
+        int depth = 0;
+        bool opened = false;
+        for (std::size_t j = i; j < lines.size(); ++j) {
+            for (char c : lines[j]) {
+                if (c == ';' && !opened) break;  // a declaration: look further
+                depth += (c == '{') - (c == '}');
+                opened = opened || c == '{';
+            }
+            if (!opened && lines[j].find(';') != std::string::npos) break;
+            if (opened && depth == 0) return static_cast<long>(j - i + 1);
+        }
+    }
+    return 0;
+}
+
 // The time a page states is a time a careful reader can keep. A page opens with
 //   "About 30 minutes to read and run: this page, [`task.hpp`](../02_coroutine_loop/task.hpp) and
-//    [`Loop::run`](../02_coroutine_loop/loop.cpp#L30-L64). ..."
+//    [`Loop::run`](../02_coroutine_loop/loop.cpp). ..."
 // and the test recomputes it: the page's prose at 200 words a minute, the lines of its blocks
 // (code, diffs, sessions, commands) at 10 a minute, a minute more to run each session (```console,
-// ```nc), and the code it sends the reader to at 10 lines a minute. That code is every link to a source file up to
-// the end of the sentence; a link #La-Lb counts those lines, and line a must name what the link's
-// text names (the range starts where the thing does). docs/README.md's path table repeats each
-// page's time, and its core total is their sum.
+// ```nc), and the code it sends the reader to at 10 lines a minute. That code is every link to a
+// source file up to the end of the sentence: the whole file when the link's text is the file's
+// name or path, else the definition the text names (definition_lines). docs/README.md's path table
+// repeats each page's time, and its core total is their sum.
 struct ReadingTime {
     int stated = 0;
     double computed = 0;
@@ -435,22 +461,20 @@ ReadingTime reading_time(const std::string& page) {
     std::size_t from = static_cast<std::size_t>(m.position(0) + m.length(0));
     std::size_t end = std::min(text.find(". ", from), text.find("; ", from));
     std::string list = text.substr(from, end - from);
-    static const std::regex link(R"(\[`([^`]+)`\]\(\.\./([A-Za-z0-9_/]+\.(?:hpp|cpp))(?:#L(\d+)-L(\d+))?\))");
+    static const std::regex link(R"(\[`([^`]+)`\]\(\.\./([A-Za-z0-9_/]+\.(?:hpp|cpp))\))");
     rt.why = page + ": " + std::to_string(prose) + " words, " + std::to_string(code) + " lines of code blocks, " +
              std::to_string(sessions) + " sessions";
     for (std::sregex_iterator it(list.begin(), list.end(), link), stop; it != stop; ++it) {
-        auto file = read_lines(root / (*it)[2].str());
-        long n = static_cast<long>(file.size());
-        if ((*it)[3].matched) {
-            long a = std::stol((*it)[3]), b = std::stol((*it)[4]);
-            std::string name = (*it)[1];
-            name = name.substr(name.rfind(':') == std::string::npos ? 0 : name.rfind(':') + 1);
-            EXPECT_TRUE(a >= 1 && a <= b && b <= n && file[static_cast<std::size_t>(a - 1)].find(name) != std::string::npos)
-                << page << ": " << (*it)[0] << " does not start where " << name << " does";
-            n = b - a + 1;
+        const std::string name = (*it)[1], file = (*it)[2];
+        auto source = read_lines(root / file);
+        long n = static_cast<long>(source.size());
+        const bool whole = name == file || name == fs::path(file).filename();
+        if (!whole) {
+            n = definition_lines(source, name);
+            EXPECT_GT(n, 0) << page << " sends the reader to `" << name << "` in " << file << ", which no longer defines it";
         }
         linked += n;
-        rt.why += ", " + (*it)[2].str() + " " + std::to_string(n) + " lines";
+        rt.why += ", " + file + (whole ? "" : " " + name) + " " + std::to_string(n) + " lines";
     }
     rt.computed = static_cast<double>(prose) / 200 + static_cast<double>(code + linked) / 10 + static_cast<double>(sessions);
     return rt;
@@ -466,6 +490,29 @@ TEST(DocTimes, EveryStepStatesAtLeastTheTimeItsWordsAndCodeTake) {
         ASSERT_GT(rt.stated, 0) << page << " states no \"About N minutes to read and run\"";
         EXPECT_GE(rt.stated, static_cast<int>(std::ceil(rt.computed)))
             << rt.why << ": " << rt.computed << " minutes, more than the " << rt.stated << " it states";
+    }
+}
+
+// A definition is found by its name wherever it moves, and only a definition: not a call, a
+// declaration or a comment.
+TEST(DocTimes, ALinkedNameCountsItsDefinitionWhereverItIs) {
+    std::vector<std::string> file = {"// Loop::run() in a comment", "void Loop::run();", "", "int x = f(run());",
+                                     "void Loop::run() {", "    if (a) {", "    }", "}", "class Clients : Base {", "};"};
+    EXPECT_EQ(definition_lines(file, "Loop::run"), 4);
+    EXPECT_EQ(definition_lines(file, "Clients"), 2);
+    EXPECT_EQ(definition_lines(file, "fib_server"), 0);
+    file.insert(file.begin(), 10, "");  // an edit above it
+    EXPECT_EQ(definition_lines(file, "Loop::run"), 4);
+}
+
+// No page links a source file by line numbers (#L12-L40): an exercise that edits the file would
+// leave the link pointing at other lines.
+TEST(DocLinks, NoPageLinksSourceByLineNumbers) {
+    static const std::regex by_line(R"(\]\([^)]*\.(?:hpp|cpp)#L\d+)");
+    for (const auto& page : pages()) {
+        for (const auto& l : read_lines(fs::path(FIBS_SOURCE_DIR) / page)) {
+            EXPECT_FALSE(std::regex_search(l, by_line)) << page << ": " << l;
+        }
     }
 }
 
