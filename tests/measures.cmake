@@ -6,7 +6,7 @@
 set(fibs_measures
     "^BenchLoad\\.(MeasuresA20msDelay|OpenLoopKeepsItsSchedule|WindowsSplitTheLatency)"
     "^BenchMachine\\."
-    "^Epoll\\.AReplyCostsAtMost"
+    "^Epoll\\."
     "EveryServer\\.ClientsThatLeaveCost"
     "EveryServer\\.AMixedBatchIsAnsweredWithoutWaitingForADelayedAck"
     "WithWorkers\\.")

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -23,6 +26,21 @@
 #endif
 
 namespace fibs::test {
+
+namespace {
+
+// Polls `done` every millisecond or so until it holds, at most `timeout`.
+template <class Done>
+bool eventually(std::chrono::milliseconds timeout, Done done) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+}  // namespace
 
 std::string bin(const std::string& name) { return std::string(FIBS_BIN_DIR) + "/" + name; }
 
@@ -100,16 +118,20 @@ bool Client::silent_for(std::chrono::milliseconds quiet) {
     return !fill(std::chrono::steady_clock::now() + quiet) && !eof_;
 }
 
-bool Client::backed_up(std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (int last = -1; std::chrono::steady_clock::now() < deadline;) {
-        std::this_thread::sleep_for(20ms);
-        int unread = 0;
-        if (::ioctl(fd_.get(), FIONREAD, &unread) != 0) return false;
-        if (unread > 0 && unread == last) return true;
-        last = unread;
+bool Client::backed_up(pid_t server, std::chrono::milliseconds timeout) {
+    sockaddr_storage peer{}, self{};
+    socklen_t peer_len = sizeof peer, self_len = sizeof self;
+    if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&self), &self_len) != 0) {
+        return false;
     }
-    return false;
+    auto port_of = [](const sockaddr_storage& a) {
+        return ntohs(a.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(a).sin6_port
+                                             : reinterpret_cast<const sockaddr_in&>(a).sin_port);
+    };
+    return eventually(timeout, [&] {
+        return server_side(port_of(peer), port_of(self)).untaken > 0 && running_threads(server) == 0;
+    });
 }
 
 void Client::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
@@ -138,18 +160,77 @@ unsigned fib_costing(double seconds) {
     return std::min(kFrom + steps, 60u);
 }
 
+std::optional<std::string> no_slow_requests() {
+    static const std::optional<std::string> why = []() -> std::optional<std::string> {
+        constexpr double kSlow = 50e-6;  // the recursion takes 0.5 to 1.5 ms on today's cores, a loop 50 ns
+        double thirty = cpu_of_fib(30);
+        if (thirty >= kSlow) return std::nullopt;
+        char line[200];
+        std::snprintf(line, sizeof line,
+                      "fib(30) costs %.1f µs in this build, not the recursion's milliseconds: no request is slow, "
+                      "and this test needs one (common/fib.cpp)",
+                      thirty * 1e6);
+        return line;
+    }();
+    return why;
+}
+
 double cpu_seconds(pid_t pid) {
     auto stats = bench::read_proc_stats(pid);
     return stats ? stats->cpu_s : 0;
 }
 
 bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (cpu_seconds(pid) - from < more) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(5ms);
+    return eventually(timeout, [&] { return cpu_seconds(pid) - from >= more; });
+}
+
+int running_threads(pid_t pid) {
+    int running = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream stat(task.path() / "stat");
+        std::string line;
+        if (!std::getline(stat, line)) continue;  // the thread has ended
+        auto paren = line.rfind(')');  // the name may hold spaces and parentheses; the state follows it
+        if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'R') ++running;
     }
-    return true;
+    return running;
+}
+
+bool computing(pid_t pid, int threads, std::chrono::milliseconds timeout) {
+    return eventually(timeout, [&] { return running_threads(pid) >= threads; });
+}
+
+ServerSide server_side(std::uint16_t port, std::uint16_t client_port) {
+    ServerSide out;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // the heading
+        // "sl local_address rem_address st tx_queue:rx_queue ...", addresses as HEX:PORT
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string sl, local, remote, state, queues;
+            if (!(fields >> sl >> local >> remote >> state >> queues)) continue;
+            auto port_at = [](const std::string& address) {
+                return static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1), nullptr, 16));
+            };
+            if (state != "01" || port_at(local) != port) continue;  // 01: established
+            if (client_port != 0 && port_at(remote) != client_port) continue;
+            ++out.established;
+            auto colon = queues.find(':');
+            out.untaken += std::stol(queues.substr(0, colon), nullptr, 16);
+            out.unread += std::stol(queues.substr(colon + 1), nullptr, 16);
+        }
+    }
+    return out;
+}
+
+bool read_everything(std::uint16_t port, int clients, std::chrono::milliseconds timeout) {
+    return eventually(timeout, [&] {
+        ServerSide s = server_side(port);
+        return s.established >= clients && s.unread == 0;
+    });
 }
 
 long vm_size_kib(pid_t pid) {
@@ -161,20 +242,17 @@ long vm_size_kib(pid_t pid) {
 }
 
 bool signal_taken(pid_t pid, int sig, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
     const unsigned long long bit = 1ull << (sig - 1);
-    for (;;) {
-        bool pending = false;
+    return eventually(timeout, [&] {
         std::ifstream status("/proc/" + std::to_string(pid) + "/status");
         for (std::string line; std::getline(status, line);) {  // the process's, and each thread's
-            if (line.rfind("ShdPnd:", 0) == 0 || line.rfind("SigPnd:", 0) == 0) {
-                pending = pending || (std::stoull(line.substr(7), nullptr, 16) & bit) != 0;
+            if ((line.rfind("ShdPnd:", 0) == 0 || line.rfind("SigPnd:", 0) == 0) &&
+                (std::stoull(line.substr(7), nullptr, 16) & bit) != 0) {
+                return false;
             }
         }
-        if (!pending) return true;
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
+        return true;
+    });
 }
 
 }  // namespace fibs::test

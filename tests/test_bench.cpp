@@ -175,8 +175,12 @@ TEST(BenchLoad, MeasuresA20msDelay) {
     });
     auto r = bench::run_load(quick_load(server.port(), 2, 1.0));
     ASSERT_GT(r.main.replies, 20u);
+    // Never less than the delay (the histogram keeps 1%); a busy machine may add to a reply, but
+    // not 10 ms to half of them: under 30 ms tells a 20 ms delay from units off by 1,000, from a
+    // latency taken from the wrong moment, and from a wait counted twice (40 ms).
     double p50_ms = static_cast<double>(r.main.latency.percentile(50)) / 1e6;
-    EXPECT_NEAR(p50_ms, 20.0, 2.0);
+    EXPECT_GE(p50_ms, 20.0 * 0.99);
+    EXPECT_LT(p50_ms, 30.0);
     EXPECT_EQ(r.errors.total(), 0u);
     EXPECT_EQ(r.main.served, 2);
 }
@@ -218,32 +222,34 @@ TEST(BenchLoad, ARequestsRunEndsWhenEveryConnectionIsGone) {
     bench::LoadConfig cfg = quick_load(server.port(), 3, 0);
     cfg.warmup_s = 0;
     cfg.requests = 1000;  // can never be reached
+    cfg.timeout_s = 60;   // a run that waited for it would take a minute; this one takes milliseconds
     auto started = std::chrono::steady_clock::now();
     auto r = bench::run_load(cfg);
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
     EXPECT_EQ(r.errors.closed + r.errors.reset, 3u);  // a close, or a reset if our next request crossed it
     EXPECT_LE(r.main.replies, 3u);
 }
 
 // A server that sends what nobody asked, without end (as `yes 1` behind socat): a run still ends
-// by its window and its timeout. 261367e read while recv filled its buffer, never looking at the
-// clock: 4 to 15 s and more for a 1 s window.
+// by its window and its timeout, and stops reading. 261367e read while recv filled its buffer,
+// never looking at the clock, until the server had sent all it would (4 to 15 s and more for a
+// 1 s window): the test counts what the server could send before the bench closed.
 TEST(BenchLoad, ARunEndsBesideAServerThatNeverStopsSending) {
-    FakeServer server([](int fd, std::string_view, std::uint64_t, int) {
+    constexpr int kChunks = 2000;  // 1 GB at most
+    std::atomic<int> sent_whole{0};
+    FakeServer server([&sent_whole](int fd, std::string_view, std::uint64_t, int) {
         std::string chunk;
         for (int i = 0; i < 262144; ++i) chunk += "1\n";
-        for (int i = 0; i < 2000; ++i) {  // bounded: 1 GB at most
-            if (!blocking_send_all(fd, chunk)) break;  // the bench has closed the connection
+        for (int i = 0; i < kChunks; ++i) {
+            if (!blocking_send_all(fd, chunk)) return false;  // the bench has closed the connection
         }
+        ++sent_whole;
         return false;
     });
     bench::LoadConfig cfg = quick_load(server.port(), 2, 0.3);
     cfg.timeout_s = 1;
-    auto started = std::chrono::steady_clock::now();
     auto r = bench::run_load(cfg);
-    auto took = std::chrono::steady_clock::now() - started;
-    EXPECT_LT(took, std::chrono::duration<double>(cfg.warmup_s + cfg.duration_s + cfg.timeout_s + 1.0))
-        << "the run took " << std::chrono::duration<double>(took).count() << " s";
+    EXPECT_EQ(sent_whole, 0) << "the bench read all the server sent: it never looked at its clock";
     EXPECT_GT(r.errors.total(), 0u) << "replies nobody asked for went unseen";
 }
 
@@ -261,9 +267,12 @@ TEST(BenchLoad, OpenLoopKeepsItsSchedule) {
     bench::LoadConfig cfg = quick_load(server.port(), 4, 1.0);
     cfg.rate = 2000;
     auto r = bench::run_load(cfg);
-    double achieved = static_cast<double>(r.sent) / r.window_s;
-    EXPECT_NEAR(achieved, 2000, 200);
-    EXPECT_NEAR(static_cast<double>(r.main.replies) / r.window_s, 2000, 200);
+    // A request due in the window is sent, late if the bench was held up, never dropped: one per
+    // client per 2 ms of window (the first of each client may fall either side of its start).
+    EXPECT_NEAR(static_cast<double>(r.sent), cfg.rate * r.window_s, cfg.clients);
+    EXPECT_LE(r.main.replies, r.sent);
+    EXPECT_GE(static_cast<double>(r.main.replies), 0.9 * static_cast<double>(r.sent)) << "replies lost";
+    EXPECT_EQ(r.errors.total(), 0u);
     // Corrected latency (from the intended send time) is never below the uncorrected one.
     for (double p : {50.0, 99.0}) EXPECT_GE(r.main.latency.percentile(p), r.main.latency_uncorrected.percentile(p)) << p;
 }
@@ -372,7 +381,8 @@ TEST_P(BenchRefused, ServerFullIsCountedOnceAsRefusedByTheServer) {
     EXPECT_EQ(k.refused_by_server, 34);
     EXPECT_EQ(r.main.served, 4);
     EXPECT_EQ(r.errors.total(), 0u);
-    EXPECT_LT(took, 1500ms) << "the run went past its duration plus a second";
+    // Well under the 5 s that a connection left waiting for its timeout would add.
+    EXPECT_LT(took, 3500ms) << "the run went past its duration plus 3 s";
     EXPECT_EQ(server.stop(), 0) << dump(server);
 }
 

@@ -70,7 +70,7 @@ TEST(Blocking, WaitsInAcceptAndRecvNeverInAPoller) {
 
 // Ctrl-C while fib is being computed: that request is answered first, then the server stops.
 TEST(Blocking, SigtermWhileComputingAnswersThatRequestFirst) {
-    const unsigned n = fib_costing(0.3);
+    SLOW_REQUEST(n, 0.3);
     ServerProcess server(bin("fib-blocking"), {"--quiet", "--max-n", std::to_string(n)});
     Client c(server.port());
     double idle = cpu_seconds(server.pid());

@@ -24,8 +24,13 @@ namespace {
 
 // epoll registers a client once: at ping-pong, a reply costs its recvfrom, its sendto and a share
 // of an epoll_wait, and no epoll_ctl. strace -c is attached to the running server (so start-up is
-// not counted) while 50 clients make 10,000 requests; a reply is a sendto here.
-TEST(Epoll, AReplyCostsAtMostTwoPointOneSyscalls) {
+// not counted) while 50 clients make 10,000 requests; a reply is a sendto here. How large the
+// wait's share is depends on how many clients are ready at once, which the machine decides (0.02
+// here with strace slowing the server; up to 1 if the server always outran its clients): so the
+// test counts the calls that do not depend on it. One recvfrom and one sendto per reply (and a
+// recvfrom per client for its end); calls per client, not per reply; at most a wait per reply.
+// The one-shot epoll this backend once was re-armed with an epoll_ctl per wait: 3.02 per reply.
+TEST(Epoll, AReplyCostsARecvASendAndNoEpollCtl) {
     const std::string strace = "/usr/bin/strace";
     if (::access(strace.c_str(), X_OK) != 0) GTEST_SKIP() << "needs strace (./workshop setup installs it)";
     auto server = start({"loop_epoll", "fib-loop", {"--backend", "epoll"}}, {"--quiet"});
@@ -61,10 +66,14 @@ TEST(Epoll, AReplyCostsAtMostTwoPointOneSyscalls) {
         seen += name + " " + std::to_string(n) + ", ";
     }
     ASSERT_GE(calls["sendto"], 10000) << seen;
-    double per_reply = static_cast<double>(total) / static_cast<double>(calls["sendto"]);
-    std::printf("%.3f syscalls per reply: %s\n", per_reply, seen.c_str());
-    EXPECT_LE(per_reply, 2.1) << seen;
-    EXPECT_LE(calls["epoll_ctl"], 2 * cfg.clients + 8) << "epoll_ctl is not once per client: " << seen;
+    const double replies = static_cast<double>(calls["sendto"]);
+    std::printf("%.3f syscalls per reply: %s\n", static_cast<double>(total) / replies, seen.c_str());
+    EXPECT_LE(static_cast<double>(calls["recvfrom"]), 1.01 * replies + cfg.clients + 1) << seen;
+    EXPECT_LE(calls["epoll_wait"], calls["sendto"]) << "more than a wait per reply: " << seen;
+    for (auto& [name, n] : calls) {
+        if (name == "recvfrom" || name == "sendto" || name == "epoll_wait") continue;
+        EXPECT_LE(n, 2 * cfg.clients + 8) << name << " is not once per client: " << seen;
+    }
     EXPECT_EQ(server->stop(), 0) << dump(*server);
 }
 
@@ -130,7 +139,7 @@ class Ordering : public testing::TestWithParam<OrderCase> {};
 
 TEST_P(Ordering, ShortRequestBesideASlowOne) {
     const OrderCase& c = GetParam();
-    const unsigned n = fib_costing(0.5);
+    SLOW_REQUEST(n, 0.5);
     std::vector<std::string> args = c.server.args;
     args.insert(args.end(), {"--max-n", std::to_string(n)});
     ServerProcess server(bin(c.server.exe), args);

@@ -23,6 +23,7 @@
 #include "log.hpp"
 #include "loop.hpp"
 #include "net.hpp"
+#include "support.hpp"
 #include "turn.hpp"
 #include "workers.hpp"
 
@@ -401,9 +402,9 @@ TEST(Loop, AStopWaitsForTheAnswersBeingComputed) {
 }
 
 // Ends run() once a worker is computing, as a task of the server's own that fails does (bounded:
-// 5 s, for a machine busy with other tests).
+// 30 s, for a machine busy with other tests).
 Task fails_once_busy(Workers& pool, std::vector<std::string>& log) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (pool.busy() == 0 && std::chrono::steady_clock::now() < until) co_yield again(-1);
     log.push_back(pool.busy() > 0 ? "failing" : "failing, but the worker never started");
     throw std::runtime_error("the end");
@@ -415,6 +416,7 @@ Task fails_once_busy(Workers& pool, std::vector<std::string>& log) {
 // the frame, or into a mailbox that died with its loop, is a heap-use-after-free. (A stop does not
 // free it: a stopping loop waits for the answers being computed, LoopBackend's tests say so.)
 TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
+    SLOW_REQUEST(n, 0.3);
     std::vector<std::string> log;
     std::weak_ptr<Mailbox> mailbox;
     {
@@ -423,7 +425,7 @@ TEST(Workers, AFrameFreedWhileItsJobRunsIsNeverWrittenInto) {
             AsTheServer server;
             Loop loop(make_poll_poller(), server.failed());
             mailbox = loop.mailbox();
-            loop.spawn(asks_a_worker(pool, loop, 35, log));  // 12 ms or more: still running below
+            loop.spawn(asks_a_worker(pool, loop, n, log));  // 0.3 s of CPU: still running below
             loop.spawn(fails_once_busy(pool, log).named("the ender"));
             EXPECT_THROW(loop.run(), std::runtime_error);
         }  // the loop and the waiting frame are freed; the job runs on
@@ -513,19 +515,29 @@ TEST(Seats, AHandlerFreedBeforeItRanGivesItsSeatBack) {
 
 // Two loops take seats at once. A take that finds them all taken must not count one more even
 // for a moment: another loop that looks then finds a seat that is free counted as taken, and
-// refuses its client (a count up past the top and back down did that).
+// refuses its client (a count up past the top and back down did that). Both threads go on until
+// both have done their share: the takes go on while the other thread looks (each waits for the
+// other's count, not for a time), so the looks always overlap the takes.
 TEST(Seats, ARefusedTakeNeverCountsASeatThatIsNotThere) {
+    constexpr int kTakes = 2000000, kLooks = 2000000;
     Seats seats(2, "full");
     std::optional<Seat> one = seats.take(), two = seats.take();
     ASSERT_TRUE(one && two);
-    std::atomic<bool> done{false};
-    int most = 0;
+    std::atomic<int> takes{0}, looks{0};
+    int wrongly_taken = 0;
     std::thread refused([&] {
-        for (int i = 0; i < 200000; ++i) EXPECT_FALSE(seats.take());
-        done = true;
+        while (takes < kTakes || looks < kLooks) {
+            if (seats.take()) ++wrongly_taken;
+            ++takes;
+        }
     });
-    while (!done) most = std::max(most, seats.taken());  // what another loop would see meanwhile
+    int most = 0;
+    while (looks < kLooks || takes < kTakes) {  // what another loop would see meanwhile
+        most = std::max(most, seats.taken());
+        ++looks;
+    }
     refused.join();
+    EXPECT_EQ(wrongly_taken, 0) << "a third seat of two";
     EXPECT_EQ(most, 2) << "a refused take counted a seat that is not there";
 }
 

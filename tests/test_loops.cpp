@@ -110,16 +110,19 @@ TEST(Loops, MaxClientsHoldsAcrossAllLoops) {
 // A stop while a worker computes for a client of the second loop: every loop ends, the frames
 // are freed after the loops stop, `Shutting down` once, exit 0 (and no report under ASan or TSan).
 TEST(Loops, SigtermWhileAWorkerComputesForAClientOfTheSecondLoopExitsZero) {
-    ServerProcess server(bin("fib-loop"), {"--loops", "2", "--spread", "handoff", "--workers", "1"});
+    SLOW_REQUEST(n, 0.3);
+    ServerProcess server(bin("fib-loop"), {"--loops", "2", "--spread", "handoff", "--workers", "1", "--max-n", std::to_string(n)});
     Client first(server.port()), second(server.port());  // handoff: loop 1, then loop 2
     first.send("1\n");
     EXPECT_EQ(first.read_line(), "1");
     second.send("1\n");
     EXPECT_EQ(second.read_line(), "1");
     ASSERT_EQ(per_loop(server, 2), (std::map<int, int>{{1, 1}, {2, 1}})) << dump(server);
-    second.send("32\n");  // on the worker (n >= 25), for loop 2's client
-    std::this_thread::sleep_for(5ms);
+    double idle = cpu_seconds(server.pid());
+    second.send(std::to_string(n) + "\n");  // on the worker (n >= 25), for loop 2's client
+    ASSERT_TRUE(busy_beyond(server.pid(), idle, 0.05)) << "the worker never took the request" << dump(server);
     ::kill(server.pid(), SIGTERM);
+    EXPECT_EQ(second.read_line(10s), expected_reply(n)) << "the answer being computed" << dump(server);
     EXPECT_EQ(server.wait_exit(10s), 0) << dump(server);
     auto lines = server.lines();
     EXPECT_EQ(std::count(lines.begin(), lines.end(), "Shutting down"), 1) << dump(server);

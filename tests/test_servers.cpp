@@ -67,20 +67,25 @@ TEST_P(EveryServer, PipelinedRequestsAnsweredInOrder) {
 // has made, then checks the client is still there, conversation.hpp) and a client that waits for
 // both replies before it sends again. Two small writes in a row: with Nagle's algorithm on, the
 // second waited for the ACK of the first, which the client delays (40 ms on Linux) because it has
-// nothing to send. Each batch must take no more than 10 ms and twice its fib(30) as this build
-// computes it (a server under a sanitizer computes it slower than this process measures it).
+// nothing to send. That stall is on every batch but the first (44 ms each, without TCP_NODELAY),
+// so the test looks at the median of 21: a busy machine that preempts a batch or two cannot make
+// it, nor hide it. The median must stay under half the stall and twice the batch's fib(30) as
+// this build computes it (a server under a sanitizer computes it slower than this process).
 TEST_P(EveryServer, AMixedBatchIsAnsweredWithoutWaitingForADelayedAck) {
-    const auto bound = 10ms + 2 * std::chrono::duration<double>(cpu_of_fib(fibs::protocol::kCheckN));
+    const auto bound = 20ms + 2 * std::chrono::duration<double>(cpu_of_fib(fibs::protocol::kCheckN));
     Client c(server->port());
-    std::chrono::duration<double> worst{0};
-    for (int i = 0; i < 20; ++i) {
+    std::vector<std::chrono::duration<double, std::milli>> took;
+    for (int i = 0; i < 21; ++i) {
         auto sent = std::chrono::steady_clock::now();
         c.send("1\n" + std::to_string(fibs::protocol::kCheckN) + "\n");
         ASSERT_EQ(c.read_line(), "1");
         ASSERT_EQ(c.read_line(), expected_reply(fibs::protocol::kCheckN));
-        worst = std::max<std::chrono::duration<double>>(worst, std::chrono::steady_clock::now() - sent);
+        took.push_back(std::chrono::steady_clock::now() - sent);
     }
-    EXPECT_LT(worst, bound) << "a batch took " << worst.count() * 1e3 << " ms";
+    std::string each;
+    for (auto t : took) each += std::to_string(static_cast<int>(t.count())) + " ";
+    std::nth_element(took.begin(), took.begin() + 10, took.end());
+    EXPECT_LT(took[10], bound) << "the median batch took " << took[10].count() << " ms; each, in ms: " << each;
 }
 
 TEST_P(EveryServer, RequestSplitAcrossTwoWrites) {
@@ -221,13 +226,15 @@ TEST_P(EachServer, ASignalIgnoredAtStartStaysIgnored) {
 }
 
 // A second stop signal ends a server at once, whatever its kind: SIGTERM and then SIGHUP (a
-// terminal closed while the server was stopping) while a request of several seconds is computed.
+// terminal closed while the server was stopping) while a request of 5 s of CPU is computed. "At
+// once" is counted in the server's CPU after the second signal, which a busy machine does not
+// inflate: a small part of the request, not the rest of it.
 TEST_P(EachServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
     if (kThreadSanitized && GetParam().exe == "fib-blocking") {
         GTEST_SKIP() << "fib-blocking computes on the thread that takes the signal, and ThreadSanitizer holds a signal "
                         "back until that thread next calls the C library (the release preset runs this test)";
     }
-    const unsigned n = fib_costing(5.0);
+    SLOW_REQUEST(n, 5.0);
     ServerProcess busy(bin(GetParam().exe), [&] {
         auto args = GetParam().args;
         args.insert(args.end(), {"--max-n", std::to_string(n)});
@@ -239,16 +246,17 @@ TEST_P(EachServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
     ASSERT_TRUE(busy_beyond(busy.pid(), idle, 0.05)) << dump(busy);
     ::kill(busy.pid(), SIGTERM);
     ASSERT_TRUE(signal_taken(busy.pid(), SIGTERM)) << dump(busy);
-    auto second = std::chrono::steady_clock::now();
+    double second = cpu_seconds(busy.pid());
     ::kill(busy.pid(), SIGHUP);
-    EXPECT_EQ(busy.wait_exit(3s), 128 + SIGHUP) << "the second signal did not end it" << dump(busy);
-    EXPECT_LT(std::chrono::steady_clock::now() - second, 2s);
+    EXPECT_EQ(busy.wait_exit(30s), 128 + SIGHUP) << "the second signal did not end it" << dump(busy);
+    ASSERT_TRUE(busy.cpu_s_at_exit());
+    EXPECT_LT(*busy.cpu_s_at_exit() - second, 0.5) << "it went on computing after the second signal" << dump(busy);
 }
 
 // A stop that comes while a request is computed: the answer, already paid for, is sent, then the
 // server ends with 0. Every server does the same, whichever thread computes it.
 TEST_P(EachServer, AStopSendsTheAnswerItIsComputing) {
-    const unsigned n = fib_costing(0.25);
+    SLOW_REQUEST(n, 0.25);
     ServerProcess busy(bin(GetParam().exe), [&] {
         auto args = GetParam().args;
         args.insert(args.end(), {"--max-n", std::to_string(n)});
@@ -272,9 +280,8 @@ TEST_P(EveryServer, AStdoutNobodyReadsStallsNeitherServingNorTheStop) {
         c.send("1\n");
         ASSERT_EQ(c.read_line(2s), "1") << "client " << i << " was not served" << dump(*server);
     }
-    auto stopped = std::chrono::steady_clock::now();
-    EXPECT_EQ(server->stop(5s), 0) << "SIGTERM must end it while stdout is full" << dump(*server);
-    EXPECT_LT(std::chrono::steady_clock::now() - stopped, 3s);
+    EXPECT_EQ(server->stop(30s), 0) << "SIGTERM must end it while stdout is full (a server stuck on it is killed)"
+                                    << dump(*server);
     server.reset();
 }
 
@@ -313,6 +320,7 @@ double cpu_spent_on_clients_that_leave(ServerProcess& server, int clients, int l
 // replies it has made and checks that its client is still there (Conversation::next), so what the
 // gone clients cost is a request or two each, not their batches (160 requests here).
 TEST_P(EveryServer, ClientsThatLeaveCostARequestOrTwoEach) {
+    SKIP_WITHOUT_SLOW_REQUESTS();
     constexpr int kClients = 8, kEach = 20;
     constexpr unsigned kN = 33;  // about 4 ms each (docs/protocol.md), 0.6 s for every batch
     double one = cpu_of_fib(kN);
@@ -328,6 +336,7 @@ TEST_P(EveryServer, ClientsThatLeaveCostARequestOrTwoEach) {
 // client's small requests cost what one costly one does, not a whole read of them (2,730 of fib(29)
 // in two 4 KiB reads took 1.3 to 1.55 s when only requests from fib(30) on were checked).
 TEST_P(EveryServer, ClientsThatLeaveCostLittleEvenWithSmallRequests) {
+    SKIP_WITHOUT_SLOW_REQUESTS();
     constexpr int kClients = 2, kEach = 2730;
     double thirty = cpu_of_fib(30);
     double spent = cpu_spent_on_clients_that_leave(*server, kClients, kEach, 29);
@@ -336,40 +345,46 @@ TEST_P(EveryServer, ClientsThatLeaveCostLittleEvenWithSmallRequests) {
 }
 
 // With --workers, a request is a job in the pool's queue until a worker takes it, and its client
-// may reset meanwhile. Two live clients keep both workers busy with fib(38) while 40 others send
-// fib(33) and reset: the worker checks before it computes, so the 40 queued jobs cost nothing
-// (the bound, 60% of their cost, leaves room for the noise of two fib(38) measured apart).
+// may reset meanwhile. Two live clients keep both workers busy (0.3 s of CPU each) while 40
+// others send fib(33) and reset once the server has read their requests: the worker checks before
+// it computes, so the 40 queued jobs cost nothing (the bound, 60% of their cost, leaves room for
+// the noise of the two long jobs measured apart).
 class WithWorkers : public EveryServer {};
 
 TEST_P(WithWorkers, QueuedJobsOfClientsThatResetAreNotComputed) {
+    SLOW_REQUEST(n, 0.3);
     constexpr int kGone = 40;
-    double one = cpu_of_fib(33), busy = cpu_of_fib(38);
-    double before = server_cpu_s(*server);
-    Client a(server->port()), b(server->port());
-    a.send("38\n");
-    b.send("38\n");
-    std::this_thread::sleep_for(10ms);  // both workers have taken a fib(38)
+    double one = cpu_of_fib(33), busy = cpu_of_fib(n);
+    auto slow = start(GetParam(), {"--max-n", std::to_string(n)});
+    double before = server_cpu_s(*slow);
+    Client a(slow->port()), b(slow->port());
+    a.send(std::to_string(n) + "\n");
+    b.send(std::to_string(n) + "\n");
+    ASSERT_TRUE(busy_beyond(slow->pid(), before, 0.05) && computing(slow->pid(), 2))
+        << "the workers never took the two long jobs" << dump(*slow);
     std::vector<std::unique_ptr<Client>> gone;
     for (int i = 0; i < kGone; ++i) {
-        gone.push_back(std::make_unique<Client>(server->port()));
+        gone.push_back(std::make_unique<Client>(slow->port()));
         gone.back()->send("33\n");
     }
-    std::this_thread::sleep_for(20ms);  // their jobs wait in the queue
-    for (auto& c : gone) c->reset();
-    EXPECT_EQ(a.read_line(10s), std::to_string(fib(38)));
-    EXPECT_EQ(b.read_line(10s), std::to_string(fib(38)));
-    std::this_thread::sleep_for(100ms);
-    double spent = server_cpu_once_idle(*server) - before - 2 * busy;
+    ASSERT_TRUE(read_everything(slow->port(), 2 + kGone)) << "the server never read the 40 requests" << dump(*slow);
+    for (auto& c : gone) c->reset();  // their jobs wait in the queue
+    EXPECT_EQ(a.read_line(30s), expected_reply(n));
+    EXPECT_EQ(b.read_line(30s), expected_reply(n));
+    double spent = server_cpu_once_idle(*slow) - before - 2 * busy;
     EXPECT_LT(spent, 0.6 * kGone * one) << "the server spent " << spent << " s of CPU on the jobs of clients that had gone; "
-                                        << "one costs " << one << " s" << dump(*server);
+                                        << "one costs " << one << " s" << dump(*slow);
+    EXPECT_EQ(slow->stop(), 0) << dump(*slow);
 }
 
 // A stop drops the jobs no worker has started (their answers are not paid for yet): 14 requests
-// queue for the two workers; once the first answer is in (a job's time, W), SIGTERM. The server
-// ends once the two jobs being computed are done, about W later; not after a job more each (2 W,
-// as when workers took queued jobs after the loops had gone), nor after all 10 others (5 W).
+// of W seconds of CPU each queue for the two workers; once the first answer is in, SIGTERM. From
+// then on the server computes what its two workers have started, at most 2 W of CPU; not a job
+// more each (up to 4 W, as when workers took queued jobs after the loops had gone), nor the 12
+// others. Counted in the server's CPU, which a busy machine does not change.
 TEST_P(WithWorkers, AStopDropsTheJobsNotStarted) {
-    const unsigned n = fib_costing(0.2);
+    SLOW_REQUEST(n, 0.2);
+    const double one_job = cpu_of_fib(n);
     ServerProcess busy(bin(GetParam().exe), [&] {
         auto args = GetParam().args;
         args.insert(args.end(), {"--max-n", std::to_string(n)});
@@ -377,15 +392,13 @@ TEST_P(WithWorkers, AStopDropsTheJobsNotStarted) {
     }());
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < 14; ++i) clients.push_back(std::make_unique<Client>(busy.port()));
-    auto sent = std::chrono::steady_clock::now();
     for (auto& c : clients) c->send(std::to_string(n) + "\n");
     ASSERT_EQ(clients[0]->read_line(30s), expected_reply(n));
-    auto one_job = std::chrono::steady_clock::now() - sent;
-    auto stopping = std::chrono::steady_clock::now();
-    EXPECT_EQ(busy.stop(), 0) << dump(busy);
-    auto took = std::chrono::steady_clock::now() - stopping;
-    EXPECT_LT(took, 1.5 * one_job) << "the stop took " << std::chrono::duration<double>(took).count() << " s; a job "
-                                 << std::chrono::duration<double>(one_job).count() << " s";
+    double at_stop = cpu_seconds(busy.pid());
+    EXPECT_EQ(busy.stop(30s), 0) << dump(busy);
+    ASSERT_TRUE(busy.cpu_s_at_exit());
+    double after = *busy.cpu_s_at_exit() - at_stop;
+    EXPECT_LT(after, 3 * one_job) << "after SIGTERM the server computed for " << after << " s; a job costs " << one_job << " s";
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EveryServer, testing::ValuesIn(all_servers()), label_of);
