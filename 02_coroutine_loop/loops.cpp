@@ -62,6 +62,7 @@ void run_loops(std::vector<std::unique_ptr<Context>>& loops, const std::function
 
 void hand_off(Context& ctx, Client client) {
     Context& to = *ctx.hand_to[ctx.next++ % ctx.hand_to.size()];
+    if (&to == &ctx) return welcome(ctx, std::move(client));  // its own: no letter needed
     try {
         auto arrival = std::make_shared<Client>(std::move(client));  // a letter is copyable; a Client is not
         to.loop.mailbox()->post([&to, arrival](Loop&) { welcome(to, std::move(*arrival)); });

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
-#include <utility>
 
 namespace fibs::loop {
 
@@ -29,11 +28,13 @@ void Mailbox::ring() {
     [[maybe_unused]] ssize_t n = ::write(event_.get(), &one, sizeof one);
 }
 
-std::vector<Mailbox::Letter> Mailbox::take() {
+std::vector<Mailbox::Letter>& Mailbox::take() {
     std::uint64_t count;
     [[maybe_unused]] ssize_t n = ::read(event_.get(), &count, sizeof count);  // not readable until the next post
+    taken_.clear();  // the senders post into its room from now on
     std::lock_guard lock(mu_);
-    return std::exchange(letters_, {});
+    letters_.swap(taken_);
+    return taken_;
 }
 
 }  // namespace fibs::loop

@@ -23,12 +23,15 @@ public:
     void post(Letter letter);
     void ring();                             // any thread: fd() readable, with or without a letter
     int fd() const { return event_.get(); }  // readable while letters wait
-    std::vector<Letter> take();              // every letter waiting; makes fd() unreadable again
+    // The loop's thread: every letter waiting, in a vector that the next take() reuses (so that
+    // taking letters needs no memory); makes fd() unreadable again.
+    std::vector<Letter>& take();
 
 private:
     Fd event_;
     std::mutex mu_;
     std::vector<Letter> letters_;
+    std::vector<Letter> taken_;  // the loop's: what take() returned last
 };
 
 }  // namespace fibs::loop

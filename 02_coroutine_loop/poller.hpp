@@ -16,7 +16,8 @@ class Poller {
 public:
     virtual ~Poller() = default;
     // A new client's descriptor, before its first watch (and again for the next client that gets
-    // the same number): register it where the backend keeps registrations (epoll). Returns why it
+    // the same number), or a descriptor of the loop's own that lives as long as the poller (the
+    // mailbox's): register it where the backend keeps registrations (epoll). Returns why it
     // cannot be watched, or "" when it can; the loop then refuses that one client ("select cannot
     // watch descriptors past FD_SETSIZE", or the kernel's refusal: epoll's max_user_watches).
     virtual std::string add(int fd) { return fd >= 0 ? "" : "not a descriptor"; }

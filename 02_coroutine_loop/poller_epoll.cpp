@@ -8,9 +8,10 @@
 // the moment its task waits again. (Edge-triggered would need a per-fd "ready" bit and handlers
 // that read until EAGAIN; ours read once per wait.)
 //
-// The server's few own descriptors (the listener, the mailbox's eventfd, the stop pipe, the pause
-// timer) never come through add(), so the backend would not learn if one were closed and its
-// number reused: each of their watches arms a one-shot registration instead.
+// The server's other own descriptors (the listener, the stop pipe, the pause timer) never come
+// through add(), so the backend would not learn if one were closed and its number reused: each of
+// their watches arms a one-shot registration instead. The mailbox's eventfd, woken at every
+// worker's result, is added by its loop, which it outlives: one registration, never re-armed.
 #include <sys/epoll.h>
 #include <unistd.h>
 

@@ -4,7 +4,10 @@
 
 #include <cerrno>
 #include <system_error>
-#include <unordered_map>
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "poller.hpp"
 
@@ -14,23 +17,29 @@ namespace {
 
 class PollPoller final : public Poller {
 public:
+    std::string add(int fd) override {  // room for its entry now: a watch never needs memory
+        if (fd < 0) return "not a descriptor";
+        room(fd);
+        fds_.reserve(at_.size());
+        return "";
+    }
     void watch(int fd, Why why) override {
         short events = why == Why::send ? POLLOUT : POLLIN;
-        auto [it, added] = index_.try_emplace(fd, fds_.size());
-        if (added) {
+        room(fd);  // a descriptor of the server's own: at start-up
+        std::size_t& at = at_[static_cast<std::size_t>(fd)];
+        if (at == kNone) {
+            at = fds_.size();
             fds_.push_back({fd, events, 0});
         } else {
-            fds_[it->second].events = events;
+            fds_[at].events = events;
         }
     }
     void unwatch(int fd) override {
-        auto it = index_.find(fd);
-        if (it == index_.end()) return;
-        std::size_t at = it->second;
-        index_.erase(it);
+        if (static_cast<std::size_t>(fd) >= at_.size() || at_[static_cast<std::size_t>(fd)] == kNone) return;
+        std::size_t at = std::exchange(at_[static_cast<std::size_t>(fd)], kNone);
         if (at != fds_.size() - 1) {  // move the last entry into the hole
             fds_[at] = fds_.back();
-            index_[fds_[at].fd] = at;
+            at_[static_cast<std::size_t>(fds_[at].fd)] = at;
         }
         fds_.pop_back();
     }
@@ -45,8 +54,12 @@ public:
     const char* name() const override { return "poll"; }
 
 private:
+    static constexpr std::size_t kNone = ~std::size_t{0};
+    void room(int fd) {
+        if (static_cast<std::size_t>(fd) >= at_.size()) at_.resize(std::max(static_cast<std::size_t>(fd) + 1, 2 * at_.size()), kNone);
+    }
     std::vector<pollfd> fds_;
-    std::unordered_map<int, std::size_t> index_;  // fd -> position in fds_
+    std::vector<std::size_t> at_;  // fd -> its position in fds_, or kNone
 };
 
 }  // namespace

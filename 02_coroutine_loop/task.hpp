@@ -52,6 +52,8 @@ public:
     };
     using Handle = std::coroutine_handle<promise_type>;
 
+    Task() = default;  // no coroutine: what a wait table holds where no task waits
+    explicit operator bool() const { return static_cast<bool>(h_); }
     Task(Task&& other) noexcept : h_(std::exchange(other.h_, {})) {}
     Task& operator=(Task&& other) noexcept {
         if (this != &other) {
@@ -82,7 +84,7 @@ public:
 
 private:
     explicit Task(Handle h) : h_(h) {}
-    Handle h_;
+    Handle h_{};
 };
 
 }  // namespace fibs::loop

@@ -1,11 +1,11 @@
 #include "workers.hpp"
 
 #include <chrono>
-#include <climits>
 #include <new>
 #include <string>
 #include <system_error>
 
+#include "conversation.hpp"
 #include "fib.hpp"
 #include "loop.hpp"
 #include "net.hpp"
@@ -37,15 +37,14 @@ void Workers::stop() {
 }
 
 int Workers::submit(unsigned n, int client, Loop& loop) {
-    int id = static_cast<int>(next_id_++ & INT_MAX);  // unique among the jobs in flight
-    Job job{id, n, client, loop.mailbox()};
+    Job job{n, client, loop.mailbox()};
     {
         std::lock_guard lock(mu_);
         if (taking_) jobs_.push_back(std::move(job));
     }
     if (job.reply_to) forget(job);  // not taken: the server is stopping
     cv_.notify_one();
-    return id;
+    return client;
 }
 
 void Workers::stop_taking() {
@@ -56,7 +55,7 @@ void Workers::stop_taking() {
 
 void Workers::forget(const Job& job) {
     try {
-        job.reply_to->post([id = job.id](Loop& loop) { loop.forget(id); });
+        job.reply_to->post([id = job.client](Loop& loop) { loop.wake(id, Conversation::kNotComputed); });
     } catch (const std::bad_alloc&) {
         // no room for the letter: the task waits until its loop ends, which frees it
     }
@@ -76,7 +75,7 @@ void Workers::work() {
         std::uint64_t value = client_gone(job.client) ? 0 : fib(job.n);  // the slow part, off the loop's thread
         for (bool sent = false; !sent;) {
             try {
-                job.reply_to->post([id = job.id, value](Loop& loop) { loop.wake(id, value); });
+                job.reply_to->post([id = job.client, value](Loop& loop) { loop.wake(id, value); });
                 sent = true;
             } catch (const std::bad_alloc&) {  // out of memory: the letter waits for room, the process goes on
                 std::unique_lock lock(mu_);

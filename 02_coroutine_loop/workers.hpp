@@ -29,22 +29,24 @@ public:
     // Should fib(n) run here rather than in the loop? (There are threads, and n is big enough.)
     bool takes(unsigned n) const { return !threads_.empty() && n >= offload_min_; }
     // Python's pool.submit(fib, n): computes fib(n) on a worker and posts the value to `loop`, for
-    // the task that waits on the returned job: `co_yield future(job)`. Nothing points into the
-    // task's frame, so a frame freed meanwhile is never written into. A job whose `client` has
+    // the task that waits on the returned job: `co_yield future(job)`. A job is named by its
+    // client's socket (a client's task waits for one job at a time), so the loop finds its task
+    // as it finds one waiting on a socket. Nothing points into the task's frame, so a frame freed
+    // meanwhile is never written into. A job whose `client` has
     // reset by the time a worker takes it is not computed (client_gone, net.hpp): its task gets
     // 0, which nobody reads, and ends at its next send as for any reset.
     int submit(unsigned n, int client, Loop& loop);
     int busy() const { return busy_; }  // jobs being computed now
     // The server stops: the jobs not started are dropped, and so is every job submitted from now
-    // on; each task that waits for one is freed by its loop (Loop::forget). The jobs being computed
-    // finish, and their tasks get their results, so an answer already paid for is sent.
+    // on; each task that waits for one gets Conversation::kNotComputed, and its conversation ends
+    // (the replies it has made go out). The jobs being computed finish, and their tasks get their
+    // results, so an answer already paid for is sent.
     void stop_taking();
 
 private:
     struct Job {
-        int id;
         unsigned n;
-        int client;  // open while the job is queued: the waiting task's frame holds it
+        int client;  // the job's name; open while the job is queued: the waiting task's frame holds it
         std::shared_ptr<Mailbox> reply_to;
     };
     void work();
@@ -52,7 +54,6 @@ private:
     static void forget(const Job& job);
 
     unsigned offload_min_;
-    std::atomic<unsigned> next_id_{0};
     std::atomic<int> busy_{0};
     std::mutex mu_;
     std::condition_variable cv_;

@@ -1,6 +1,7 @@
 #include "conversation.hpp"
 
 #include "net.hpp"
+#include "stop.hpp"
 
 namespace fibs {
 
@@ -12,8 +13,22 @@ void Conversation::heard(std::string_view bytes) {
     }
 }
 
+void Conversation::answer(std::uint64_t value) {
+    if (value == kNotComputed) return end();
+    protocol::append_value(out_, value);
+}
+
+void Conversation::end() {
+    framer_ = {};  // the rest is for nobody
+    open_ = false;
+}
+
 std::optional<protocol::Request> Conversation::next() {
     if (framer_.too_long()) return std::nullopt;  // said already: the conversation is over
+    if (stop_requested()) {
+        end();
+        return std::nullopt;
+    }
     std::optional<std::string_view> line = framer_.next_line();
     if (!line) {
         if (framer_.too_long()) {
@@ -26,8 +41,7 @@ std::optional<protocol::Request> Conversation::next() {
     if (req.ok() && (owed_ += protocol::work_of(req.n)) >= 1) {
         owed_ = 0;
         if (client_left(client_, out_)) {
-            framer_ = {};  // the rest of its batch is for nobody
-            open_ = false;
+            end();  // the rest of its batch is for nobody
             return std::nullopt;
         }
     }

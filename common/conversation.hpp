@@ -25,9 +25,14 @@ public:
     // 1.2 ms), the replies made so far go out and the client is asked whether it is still there
     // (client_left, net.hpp): work for a client that has gone is work for nobody, so then
     // nothing, and the conversation is over.
+    // A stop (stop_requested: Ctrl-C, SIGTERM, SIGHUP) ends every conversation at the next
+    // request: the replies made so far go out, the requests not yet answered are dropped.
     std::optional<protocol::Request> next();
     void answer(const protocol::Request& req) { protocol::append_reply(out_, req); }  // fib(n) here, or its error
-    void answer(std::uint64_t value) { protocol::append_value(out_, value); }  // fib(n) from elsewhere (a worker)
+    // fib(n) from elsewhere (a worker), or kNotComputed: the job was dropped (a stop), and the
+    // conversation ends as at a stop.
+    void answer(std::uint64_t value);
+    static constexpr std::uint64_t kNotComputed = ~std::uint64_t{0};
 
     std::string& replies() { return out_; }  // what waits to be sent; the handler sends it, then clears it
     // False once the client is done sending, has sent a line too long, or has gone: send the
@@ -35,6 +40,7 @@ public:
     bool open() const { return open_; }
 
 private:
+    void end();  // no more requests: the replies made go out, then the handler closes
     int client_;
     unsigned max_n_;
     protocol::LineFramer framer_;

@@ -197,6 +197,11 @@ int running_threads(pid_t pid) {
     return running;
 }
 
+bool eventually_idle(pid_t pid, std::chrono::milliseconds timeout) {
+    int quiet = 0;
+    return eventually(timeout, [&] { return (quiet = running_threads(pid) == 0 ? quiet + 1 : 0) >= 10; });
+}
+
 bool computing(pid_t pid, int threads, std::chrono::milliseconds timeout) {
     return eventually(timeout, [&] { return running_threads(pid) >= threads; });
 }

@@ -60,6 +60,9 @@ bool busy_beyond(pid_t pid, double from, double more, std::chrono::milliseconds 
 
 // How many threads of `pid` are running or waiting for a core (state R): computing, not waiting.
 int running_threads(pid_t pid);
+// Waits until no thread of `pid` computes, ten looks in a row (at most `timeout`): it has done
+// all it can with what it was sent, and waits.
+bool eventually_idle(pid_t pid, std::chrono::milliseconds timeout = 30s);
 // Waits until at least `threads` threads of `pid` compute at once (at most `timeout`).
 bool computing(pid_t pid, int threads, std::chrono::milliseconds timeout = 10s);
 

@@ -3,8 +3,10 @@
 // wait that cannot be retried ends it with an `error:` line and exit code 1, never an abort.
 // The refusals come from the FIBS_FAULTS seam (02_coroutine_loop/faults.hpp), on every backend.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -254,6 +256,69 @@ TEST_P(LoopFaults, ASecondSigintEndsTheServerAtOnceEvenDuringALongFib) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Loop, LoopFaults, testing::ValuesIn(loop_servers()), label_of);
+
+// Out of memory as review found it: clients that send lines the server answers with `error:`
+// replies and never read them (the replies wait in the server's memory: their receive buffers are
+// kept small), with the address space the server uses and 8 MiB more; then 20 new clients. Each
+// of the 20 is answered, the server is alive, and SIGTERM ends it with 0: a client that found no
+// memory cost itself only, on one loop and on several, with the pool or without. (261367e ended
+// with `error: out of memory`, or a SIGSEGV, on two loops: a wait table that grew freed the task
+// it was adding.) Not under a sanitizer: its allocator cannot run under such a limit.
+class OutOfMemory : public testing::TestWithParam<ServerKind> {};
+
+TEST_P(OutOfMemory, ClientsThatFillTheMemoryCostThemselvesOnly) {
+    if (kSanitized) GTEST_SKIP() << "a sanitizer's allocator cannot run under an address-space limit";
+    SKIP_IF_UNAVAILABLE(GetParam());
+    // One malloc arena for every thread, as when the limit is set before the server starts: else
+    // each thread's arena has 64 MiB of address space reserved already, and the limit binds none.
+    ::setenv("MALLOC_ARENA_MAX", "1", 1);
+    auto server = start(GetParam(), {"--quiet"});
+    ::unsetenv("MALLOC_ARENA_MAX");
+    {  // a reply means start-up is over: every loop's thread runs
+        Client first(server->port());
+        first.send("1\n");
+        ASSERT_EQ(first.read_line(), "1");
+    }
+    long vm = vm_size_kib(server->pid());
+    ASSERT_GT(vm, 0);
+    rlimit as{static_cast<rlim_t>(vm + 8 * 1024) * 1024, static_cast<rlim_t>(vm + 8 * 1024) * 1024};
+    ASSERT_EQ(::prlimit(server->pid(), RLIMIT_AS, &as, nullptr), 0);
+    const std::string lines(8 * 1024, '\n');  // 8,192 empty lines: about 300 KiB of replies each
+    std::vector<Fd> hogs;
+    for (int i = 0; i < 300; ++i) {
+        Fd hog(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        int small = 4096;
+        ::setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);  // before connect: a small window
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(server->port());
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(hog.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+        set_nonblocking(hog.get());
+        [[maybe_unused]] ssize_t n = ::send(hog.get(), lines.data(), lines.size(), MSG_NOSIGNAL);
+        hogs.push_back(std::move(hog));
+    }
+    ASSERT_TRUE(server->wait_for_line("out of memory", 30s)) << "memory never ran out: the test proved nothing" << dump(*server);
+    ASSERT_TRUE(eventually_idle(server->pid())) << "the server never settled" << dump(*server);
+    for (int i = 0; i < 20; ++i) {
+        Client c(server->port());
+        c.send("1\n");
+        EXPECT_EQ(c.read_line(10s), "1") << "client " << i << " of the 20" << dump(*server);
+    }
+    hogs.clear();
+    EXPECT_EQ(server->stop(), 0) << dump(*server);
+}
+
+std::vector<ServerKind> memory_kinds() {
+    return {{"loop", "fib-loop", {}},
+            {"loop_workers", "fib-loop", {"--workers", "2"}},
+            {"loops2", "fib-loop", {"--loops", "2"}},
+            {"loops2_workers_io_uring", "fib-loop", {"--loops", "2", "--workers", "2", "--backend", "io_uring"}},
+            {"loops2_handoff_await_workers", "fib-loop", {"--loops", "2", "--spread", "handoff", "--handler", "await", "--workers", "2"}},
+            {"loops4", "fib-loop", {"--loops", "4"}},
+            {"loops4_workers", "fib-loop", {"--loops", "4", "--workers", "2"}}};
+}
+INSTANTIATE_TEST_SUITE_P(Loops, OutOfMemory, testing::ValuesIn(memory_kinds()), label_of);
 
 // At any descriptor limit fib-loop either starts, taking at least one client, or says why it
 // cannot in one `error:` line and exits 1; never a `terminate`, never "up to -8 clients".

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include <atomic>
+#include <cstdlib>
+#include <new>
 
 #include "context.hpp"
 #include "faults.hpp"
@@ -26,6 +28,17 @@
 #include "support.hpp"
 #include "turn.hpp"
 #include "workers.hpp"
+
+// Every allocation of this test program, counted (LoopBackend.ParkingAndWakingNeedNoMemory). The
+// library's operator delete frees with free(), as its own operator new allocates with malloc().
+namespace {
+std::atomic<long> allocations{0};
+}  // namespace
+void* operator new(std::size_t size) {
+    ++allocations;
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
 
 namespace fibs::loop {
 namespace {
@@ -367,7 +380,8 @@ Task monitor(Loop& loop, int letters) {
 }
 
 Task asks_a_worker(Workers& workers, Loop& loop, unsigned n, std::vector<std::string>& log) {
-    std::uint64_t value = co_yield future(workers.submit(n, -1, loop));
+    Pair client;  // a job is named by its client's socket
+    std::uint64_t value = co_yield future(workers.submit(n, client.a.get(), loop));
     log.push_back("fib(" + std::to_string(n) + ") = " + std::to_string(value));
 }
 
@@ -539,6 +553,43 @@ TEST(Seats, ARefusedTakeNeverCountsASeatThatIsNotThere) {
     refused.join();
     EXPECT_EQ(wrongly_taken, 0) << "a third seat of two";
     EXPECT_EQ(most, 2) << "a refused take counted a seat that is not there";
+}
+
+// A task that answers each byte its socket receives with a byte, `rounds` times; the first
+// of a pair also starts the exchange. Notes the program's allocations at round 100 and at the end.
+Task ping_pong(int fd, bool first, int rounds, long& at_100, long& at_end) {
+    char c = 'x';
+    if (first) [[maybe_unused]] ssize_t w = ::write(fd, &c, 1);
+    for (int i = 0; i < rounds; ++i) {
+        if (i == 100) at_100 = allocations;
+        co_yield recv(fd);
+        [[maybe_unused]] ssize_t r = ::read(fd, &c, 1);
+        if (first && i == rounds - 1) break;  // its partner reads the last byte
+        co_yield send(fd);
+        [[maybe_unused]] ssize_t w = ::write(fd, &c, 1);
+    }
+    at_end = allocations;
+}
+
+// Once add() has made room, parking a client's task and waking it need no memory: the wait tables
+// are indexed by descriptor and `tasks` is a ring (out of memory, a client is refused at add(),
+// never dropped in the middle of a wait). 261367e's unordered_maps allocated a node per park
+// (1.02 mallocs per reply on fib-loop), and a park that found no memory freed the task it was
+// adding: fib-loop --loops 2 ended out of memory.
+TEST_P(LoopBackend, ParkingAndWakingNeedNoMemory) {
+    std::vector<Pair> pairs(4);
+    std::vector<long> at_100(8), at_end(8);
+    for (auto& p : pairs) {
+        ASSERT_EQ(loop->add(p.a.get()), "");
+        ASSERT_EQ(loop->add(p.b.get()), "");
+    }
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        loop->spawn(ping_pong(pairs[i].a.get(), true, 1000, at_100[2 * i], at_end[2 * i]));
+        loop->spawn(ping_pong(pairs[i].b.get(), false, 1000, at_100[2 * i + 1], at_end[2 * i + 1]));
+    }
+    loop->run();
+    long last_warm = *std::max_element(at_100.begin(), at_100.end()), first_end = *std::min_element(at_end.begin(), at_end.end());
+    EXPECT_EQ(first_end - last_warm, 0) << "allocations while 8 tasks parked and woke 900 times each";
 }
 
 // Step 4's frame pool: bounded, and off under AddressSanitizer so a freed frame stays freed.

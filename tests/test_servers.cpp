@@ -271,6 +271,38 @@ TEST_P(EachServer, AStopSendsTheAnswerItIsComputing) {
     EXPECT_EQ(busy.wait_exit(10s), 0) << dump(busy);
 }
 
+// A stop in the middle of a pipelined batch the server has read: the answer it is computing
+// goes out with the replies made before it, then the connection closes; the requests not yet
+// answered are dropped. The batch is a slow request (0.3 s of CPU) and 1,900 of fib(1), in one
+// write; the stop comes while the slow one is computed. 261367e's loop freed the task that was
+// working through the batch at its next turn: the client got none of it, only the close.
+TEST_P(EachServer, AStopSendsTheRepliesOfABatchItHasMade) {
+    SLOW_REQUEST(n, 0.3);
+    constexpr int kQuick = 1900;
+    ServerProcess busy(bin(GetParam().exe), [&] {
+        auto args = GetParam().args;
+        args.insert(args.end(), {"--max-n", std::to_string(n), "--quiet"});
+        return args;
+    }());
+    std::string batch = std::to_string(n) + "\n", replies = expected_reply(n) + "\n";
+    for (int i = 0; i < kQuick; ++i) {
+        batch += "1\n";
+        replies += "1\n";
+    }
+    ASSERT_LE(batch.size(), 4096u) << "the batch must fit one read";
+    Client c(busy.port());
+    double idle = cpu_seconds(busy.pid());
+    c.send(batch);
+    ASSERT_TRUE(busy_beyond(busy.pid(), idle, 0.05)) << dump(busy);  // computing the slow one
+    ::kill(busy.pid(), SIGTERM);
+    auto got = c.read_to_end(30s);
+    ASSERT_TRUE(got) << "the connection was not closed" << dump(busy);
+    EXPECT_EQ(busy.wait_exit(30s), 0) << dump(busy);
+    ASSERT_GE(got->size(), expected_reply(n).size() + 1) << "the answer being computed at the stop was lost" << dump(busy);
+    EXPECT_EQ(replies.compare(0, got->size(), *got), 0) << "not the batch's replies, in order: " << got->substr(0, 100);
+    EXPECT_EQ(got->back(), '\n') << "a reply cut short";
+}
+
 // A stdout nobody reads (`fib-loop | less` left unscrolled, Ctrl-S in a terminal) fills after a few
 // dozen lines. Serving goes on, and a stop still works: the log waits, not the server.
 TEST_P(EveryServer, AStdoutNobodyReadsStallsNeitherServingNorTheStop) {
