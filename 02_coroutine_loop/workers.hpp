@@ -32,9 +32,9 @@ public:
     // the task that waits on the returned job: `co_yield future(job)`. A job is named by its
     // client's socket (a client's task waits for one job at a time), so the loop finds its task
     // as it finds one waiting on a socket. Nothing points into the task's frame, so a frame freed
-    // meanwhile is never written into. A job whose `client` has
-    // reset by the time a worker takes it is not computed (client_gone, net.hpp): its task gets
-    // 0, which nobody reads, and ends at its next send as for any reset.
+    // meanwhile is never written into. A job of a unit of work or more (protocol::work_of) whose
+    // `client` has reset by the time a worker takes it is not computed (client_gone, net.hpp):
+    // its task gets 0, which nobody reads, and ends at its next send as for any reset.
     int submit(unsigned n, int client, Loop& loop);
     int busy() const { return busy_; }  // jobs being computed now
     // The server stops: the jobs not started are dropped, and so is every job submitted from now
