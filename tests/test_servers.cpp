@@ -215,6 +215,8 @@ TEST_P(EachServer, ASignalIgnoredAtStartStaysIgnored) {
     std::vector<std::string> args = {"-c", "trap '' HUP INT; exec \"$0\" \"$@\"", bin(GetParam().exe)};
     args.insert(args.end(), GetParam().args.begin(), GetParam().args.end());
     ServerProcess ignoring("/bin/sh", args);
+    EXPECT_TRUE(ignoring.wait_for_line("SIGINT and SIGHUP were ignored when the server started", 5s))
+        << "it must say which stop signals it will not take" << dump(ignoring);
     for (int sig : {SIGHUP, SIGINT}) {
         ::kill(ignoring.pid(), sig);
         ASSERT_TRUE(signal_taken(ignoring.pid(), sig)) << dump(ignoring);
@@ -450,6 +452,21 @@ TEST(Servers, NoDescriptorLeftForAClientIsOneLineAndExitOne) {
         Finished run = run_to_end("/usr/bin/prlimit", {"--nofile=4", bin(exe), "--port", "0"}, 5s);
         EXPECT_EQ(run.code, 1) << exe << ":\n" << run.output;
         EXPECT_NE(run.output.find("error: "), std::string::npos) << exe << ":\n" << run.output;
+    }
+}
+
+// Numbers on the command line are decimal, on every server and for every number: 0x5 is not 5
+// (CLI11 alone took it), and 1e1 gets the same message, not "not in range".
+TEST(Servers, NumbersOnTheCommandLineAreDecimal) {
+    for (const char* exe : {"fib-blocking", "fib-threads", "fib-loop", "fib-floor"}) {
+        for (const char* flag : {"--max-n", "--max-clients", "--port"}) {
+            for (const char* value : {"0x5", "1e1", "5.0", "-1"}) {
+                Finished run = run_to_end(bin(exe), {flag, value});
+                EXPECT_NE(run.code, 0) << exe << " " << flag << " " << value << ":\n" << run.output;
+                EXPECT_NE(run.output.find("not a whole number in decimal"), std::string::npos)
+                    << exe << " " << flag << " " << value << ":\n" << run.output;
+            }
+        }
     }
 }
 
