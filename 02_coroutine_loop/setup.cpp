@@ -126,7 +126,9 @@ std::pair<int, std::string> client_limit(const Options& opts) {
     }
     int most = room - own;
     if (opts.max_clients > 0 && opts.max_clients <= most) return {opts.max_clients, "--max-clients reached"};
-    return {most, select ? "select cannot watch descriptors past FD_SETSIZE" : "out of file descriptors"};
+    if (select) return {most, "select cannot watch descriptors past FD_SETSIZE"};
+    return {most, "the " + group_digits(most) + " clients the descriptor limit allows are connected (ulimit -n " +
+                      group_digits(room) + ")"};
 }
 
 // What the Listening line says, so a learner sees every option take effect:
