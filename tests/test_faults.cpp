@@ -45,12 +45,11 @@ public:
 
 // Out of memory, for real: the running server gets an address-space limit half a MiB above what it
 // uses, and clients come until some are refused. A refused client costs itself only, and the
-// accept task goes on: once clients leave, a new one is served, and SIGTERM ends it with 0. Where
-// the server truly cannot go on (a task of its own finds no memory to wait: its place in a wait
-// table, or poll's own array), it ends with one `error: ... out of memory` line and exit code 1.
-// Never the silent failure: alive, but refusing all; never a line that does not say why. Over
-// IPv4 and over IPv6, whose addresses are too long to be kept without memory (261367e's accept
-// task ended on them with "std::bad_alloc").
+// accept task goes on: once clients leave, a new one is served, and SIGTERM ends it with 0. Never
+// the silent failure (alive, but refusing all), and never the end of the server: its own tasks
+// wait without memory, as every task does once let in (Loop::add). Over IPv4 and over IPv6,
+// whose addresses are too long to be kept without memory (261367e's accept task ended on them
+// with "std::bad_alloc").
 // (Not under a sanitizer: its allocator cannot run under such a limit.)
 void out_of_memory_costs_clients(LoopFaults& t, const std::string& host) {
     SCOPED_TRACE(host);
@@ -92,17 +91,11 @@ void out_of_memory_costs_clients(LoopFaults& t, const std::string& host) {
         if (!served) std::this_thread::sleep_for(20ms);
     }
     held.clear();
-    if (served) {  // (its "refusing clients: out of memory" line may itself find no memory: not checked)
-        EXPECT_EQ(server->stop(), 0) << dump(*server);
-        return;
-    }
-    EXPECT_EQ(server->wait_exit(5s), 1) << "not served, and not ended with exit code 1" << dump(*server);
-    EXPECT_EQ(t.lines_with("error: "), 1) << dump(*server);
-    EXPECT_EQ(t.lines_with("out of memory"), t.lines_with("refusing clients: out of memory") + 1)
-        << "the error line must say why" << dump(*server);
+    EXPECT_TRUE(served) << "not served once clients left" << dump(*server);
+    EXPECT_EQ(server->stop(), 0) << dump(*server);  // (its "refusing clients: out of memory" line may itself find no memory: not checked)
 }
 
-TEST_P(LoopFaults, OutOfMemoryRefusesClientsOneByOneOrEndsTheServerWithOneLine) {
+TEST_P(LoopFaults, OutOfMemoryRefusesClientsOneByOne) {
     if (kSanitized) GTEST_SKIP() << "a sanitizer's allocator cannot run under an address-space limit";
     rlimit files{};
     ::getrlimit(RLIMIT_NOFILE, &files);
