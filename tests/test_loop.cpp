@@ -29,8 +29,8 @@
 #include "turn.hpp"
 #include "workers.hpp"
 
-// Every allocation of this test program, counted (LoopBackend.ParkingAndWakingNeedNoMemory). The
-// library's operator delete frees with free(), as its own operator new allocates with malloc().
+// Every allocation of this test program, counted (LoopBackend.ParkingAndWakingNeedNoMemory): an
+// operator new of our own, and its operator delete (a sanitizer checks that they pair).
 namespace {
 std::atomic<long> allocations{0};
 }  // namespace
@@ -39,6 +39,12 @@ void* operator new(std::size_t size) {
     if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
     throw std::bad_alloc();
 }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC 12 takes these frees for mismatched ones
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace fibs::loop {
 namespace {
