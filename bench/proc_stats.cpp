@@ -41,6 +41,34 @@ std::optional<ProcStats> read_proc_stats(pid_t pid) {
     return s;
 }
 
+std::vector<TcpSocket> tcp_sockets() {
+    std::vector<TcpSocket> out;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // the heading
+        // "sl local_address rem_address st tx_queue:rx_queue tr:when retrnsmt uid timeout inode"
+        while (std::getline(in, line)) {
+            std::istringstream f(line);
+            std::string slot, local, remote, state, queues, timer, retr, uid, timeout, inode;
+            if (!(f >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode)) continue;
+            auto lc = local.find(':'), rc = remote.find(':'), qc = queues.find(':');
+            if (lc == std::string::npos || rc == std::string::npos || qc == std::string::npos) continue;
+            TcpSocket s;
+            s.local_address = local.substr(0, lc);
+            s.remote_address = remote.substr(0, rc);
+            s.local_port = static_cast<std::uint16_t>(std::stoul(local.substr(lc + 1), nullptr, 16));
+            s.remote_port = static_cast<std::uint16_t>(std::stoul(remote.substr(rc + 1), nullptr, 16));
+            s.state = std::stoi(state, nullptr, 16);
+            s.tx_queue = std::stol(queues.substr(0, qc), nullptr, 16);
+            s.rx_queue = std::stol(queues.substr(qc + 1), nullptr, 16);
+            s.inode = std::stoull(inode);
+            out.push_back(std::move(s));
+        }
+    }
+    return out;
+}
+
 namespace {
 
 // /proc/net/tcp writes an address as the hex of its bytes in memory, 32 bits at a time.
@@ -57,22 +85,10 @@ std::string proc_hex(const void* bytes, std::size_t size) {
 
 // The inode of the listening socket on (one of `addresses` or a wildcard):port, or 0.
 std::uint64_t listening_inode(const std::vector<std::string>& addresses, std::uint16_t port) {
-    char port_hex[5];
-    std::snprintf(port_hex, sizeof port_hex, "%04X", port);
-    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-        std::ifstream in(table);
-        std::string line;
-        std::getline(in, line);  // the heading
-        while (std::getline(in, line)) {
-            std::istringstream f(line);
-            std::string slot, local, remote, state, queues, timer, retr, uid, timeout, inode;
-            f >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
-            auto colon = local.find(':');
-            if (state != "0A" || colon == std::string::npos || local.substr(colon + 1) != port_hex) continue;  // 0A: LISTEN
-            std::string addr = local.substr(0, colon);
-            bool any = addr.find_first_not_of('0') == std::string::npos;
-            if (any || std::find(addresses.begin(), addresses.end(), addr) != addresses.end()) return std::stoull(inode);
-        }
+    for (const TcpSocket& s : tcp_sockets()) {
+        if (s.state != 0x0A || s.local_port != port) continue;  // 0A: LISTEN
+        bool any = s.local_address.find_first_not_of('0') == std::string::npos;
+        if (any || std::find(addresses.begin(), addresses.end(), s.local_address) != addresses.end()) return s.inode;
     }
     return 0;
 }

@@ -1,7 +1,6 @@
 #include "conversation.hpp"
 
 #include "net.hpp"
-#include "stop.hpp"
 
 namespace fibs {
 
@@ -25,10 +24,6 @@ void Conversation::end() {
 
 std::optional<protocol::Request> Conversation::next() {
     if (framer_.too_long()) return std::nullopt;  // said already: the conversation is over
-    if (stop_requested()) {
-        end();
-        return std::nullopt;
-    }
     std::optional<std::string_view> line = framer_.next_line();
     if (!line) {
         if (framer_.too_long()) {

@@ -25,12 +25,10 @@ public:
     // 1.2 ms), the replies made so far go out and the client is asked whether it is still there
     // (client_left, net.hpp): work for a client that has gone is work for nobody, so then
     // nothing, and the conversation is over.
-    // A stop (stop_requested: Ctrl-C, SIGTERM, SIGHUP) ends every conversation at the next
-    // request: the replies made so far go out, the requests not yet answered are dropped.
     std::optional<protocol::Request> next();
     void answer(const protocol::Request& req) { protocol::append_reply(out_, req); }  // fib(n) here, or its error
-    // fib(n) from elsewhere (a worker), or kNotComputed: the job was dropped (a stop), and the
-    // conversation ends as at a stop.
+    // fib(n) from elsewhere (a worker), or kNotComputed: the job was dropped (a stop); then the
+    // conversation ends, the replies made so far go out, the rest of the batch is dropped.
     void answer(std::uint64_t value);
     static constexpr std::uint64_t kNotComputed = ~std::uint64_t{0};
 

@@ -19,10 +19,7 @@ void fib_handler(const Fd& client, const ServerOptions& opts) {
         if (n < 0 && errno == EINTR) continue;  // a signal: perhaps Ctrl-C (see stop.hpp)
         if (n < 0) break;  // reset by the client: nobody to answer
         talk.heard({buf.data(), static_cast<std::size_t>(n)});  // 0 bytes: the client is done sending
-        while (auto req = talk.next()) {
-            talk.answer(*req);            // fib(n), or the error line
-            if (stop_requested()) break;  // Ctrl-C: the rest of a pipelined batch is not computed
-        }
+        while (auto req = talk.next()) talk.answer(*req);  // fib(n), or the error line
         if (!blocking_send_all(client.get(), talk.replies())) break;  // reset or broken pipe
         talk.replies().clear();
     }

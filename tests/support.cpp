@@ -2,7 +2,6 @@
 
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -208,27 +206,27 @@ bool computing(pid_t pid, int threads, std::chrono::milliseconds timeout) {
 
 ServerSide server_side(std::uint16_t port, std::uint16_t client_port) {
     ServerSide out;
-    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-        std::ifstream in(table);
-        std::string line;
-        std::getline(in, line);  // the heading
-        // "sl local_address rem_address st tx_queue:rx_queue ...", addresses as HEX:PORT
-        while (std::getline(in, line)) {
-            std::istringstream fields(line);
-            std::string sl, local, remote, state, queues;
-            if (!(fields >> sl >> local >> remote >> state >> queues)) continue;
-            auto port_at = [](const std::string& address) {
-                return static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1), nullptr, 16));
-            };
-            if (state != "01" || port_at(local) != port) continue;  // 01: established
-            if (client_port != 0 && port_at(remote) != client_port) continue;
-            ++out.established;
-            auto colon = queues.find(':');
-            out.untaken += std::stol(queues.substr(0, colon), nullptr, 16);
-            out.unread += std::stol(queues.substr(colon + 1), nullptr, 16);
-        }
+    for (const bench::TcpSocket& s : bench::tcp_sockets()) {
+        if (s.state != 0x01 || s.local_port != port) continue;  // 01: established
+        if (client_port != 0 && s.remote_port != client_port) continue;
+        ++out.established;
+        out.untaken += s.tx_queue;
+        out.unread += s.rx_queue;
     }
     return out;
+}
+
+Fd connect_with_small_window(std::uint16_t port, int receive_buffer) {
+    Fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);  // before connect
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+        throw std::system_error(errno, std::generic_category(), "cannot connect to 127.0.0.1:" + std::to_string(port));
+    }
+    return sock;
 }
 
 bool read_everything(std::uint16_t port, int clients, std::chrono::milliseconds timeout) {

@@ -75,6 +75,9 @@ struct ServerSide {
     long untaken = 0;
 };
 ServerSide server_side(std::uint16_t port, std::uint16_t client_port = 0);  // 0: every client's
+// Connects to 127.0.0.1:port with a receive buffer of `receive_buffer` bytes, set before the
+// connect so that the window the server sees is small: its replies then wait in its memory.
+Fd connect_with_small_window(std::uint16_t port, int receive_buffer);
 // Waits until at least `clients` are established and the server has read all they sent (at
 // most `timeout`): their requests are in the server, queued or being answered.
 bool read_everything(std::uint16_t port, int clients, std::chrono::milliseconds timeout = 10s);

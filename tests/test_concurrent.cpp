@@ -96,14 +96,7 @@ TEST_P(ConcurrentServer, AClientThatNeverReadsDoesNotStopOthers) {
     SKIP_IF_UNAVAILABLE(GetParam());
     auto server = start(GetParam(), {"--quiet"});
     // A tiny receive window, then 10,000 pipelined requests (as many as the kernel takes), never read.
-    Fd hog(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int tiny = 2048;
-    ::setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(hog.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    Fd hog = connect_with_small_window(server->port(), 2048);
     set_nonblocking(hog.get());
     std::string burst;
     for (int i = 0; i < 10000; ++i) burst += "1\n";

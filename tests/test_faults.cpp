@@ -3,7 +3,6 @@
 // wait that cannot be retried ends it with an `error:` line and exit code 1, never an abort.
 // The refusals come from the FIBS_FAULTS seam (02_coroutine_loop/faults.hpp), on every backend.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -279,14 +278,7 @@ TEST_P(OutOfMemory, ClientsThatFillTheMemoryCostThemselvesOnly) {
     const std::string lines(8 * 1024, '\n');  // 8,192 empty lines: about 300 KiB of replies each
     std::vector<Fd> hogs;
     for (int i = 0; i < 300; ++i) {
-        Fd hog(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        int small = 4096;
-        ::setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);  // before connect: a small window
-        sockaddr_in to{};
-        to.sin_family = AF_INET;
-        to.sin_port = htons(server->port());
-        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ASSERT_EQ(::connect(hog.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+        Fd hog = connect_with_small_window(server->port(), 4096);
         set_nonblocking(hog.get());
         [[maybe_unused]] ssize_t n = ::send(hog.get(), lines.data(), lines.size(), MSG_NOSIGNAL);
         hogs.push_back(std::move(hog));
