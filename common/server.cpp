@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "log.hpp"
+#include "stop.hpp"
 
 namespace fibs {
 
@@ -40,6 +41,7 @@ void log_listening(int sock, std::string_view about) {
     std::string line = "Listening on " + local_address(sock);
     if (!about.empty()) line += " (" + std::string(about) + ")";
     log_always(line);
+    if (std::string ignored = stop_signals_ignored(); !ignored.empty()) log_always(ignored);
 }
 
 std::string group_digits(long long n) {

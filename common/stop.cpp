@@ -11,8 +11,6 @@
 #include <system_error>
 #include <thread>
 
-#include "log.hpp"
-
 namespace fibs {
 
 namespace {
@@ -39,20 +37,22 @@ sigset_t taken() {
 }
 sigset_t watched;
 
-// What a signal ignored at start means for whoever tries it later: one line at start-up, so that
-// `kill -INT` on a server started with `&` from a script is not a silent no-op.
-void say_what_stays_ignored() {
+}  // namespace
+
+std::string stop_signals_ignored() {
     std::string ignored;
     for (int sig : kStopSignals) {
         if (sigismember(&watched, sig)) continue;
         ignored += std::string(ignored.empty() ? "" : " and ") + "SIG" + sigabbrev_np(sig);
     }
-    if (ignored.empty()) return;
+    if (ignored.empty()) return "";
     bool term = sigismember(&watched, SIGTERM);
-    log_line(ignored + (ignored.find(" and ") == std::string::npos ? " was" : " were") +
-             " ignored when the server started (nohup, or & in a script): " +
-             (term ? "it will not stop the server; SIGTERM does" : "no signal but SIGKILL stops the server"));
+    return ignored + (ignored.find(" and ") == std::string::npos ? " was" : " were") +
+           " ignored when the server started (nohup, or & in a script): " +
+           (term ? "it will not stop the server; SIGTERM does" : "no signal but SIGKILL stops the server");
 }
+
+namespace {
 
 void on_stop_signal(int) {
     stopping.store(true);
@@ -67,7 +67,6 @@ void on_stop_signal(int) {
 
 void stop_on_signals() {
     watched = taken();
-    say_what_stays_ignored();
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sa.sa_mask = watched;  // a second one that comes while the handler runs waits for its default action
@@ -79,7 +78,6 @@ void stop_on_signals() {
 
 int stop_on_signals_pipe() {
     watched = taken();
-    say_what_stays_ignored();
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
     ::pthread_sigmask(SIG_BLOCK, &watched, nullptr);  // this thread, and every thread started after it

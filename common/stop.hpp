@@ -1,6 +1,7 @@
 // A clean stop on Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal that started the server has
 // closed: nobody is left to read its log), and a second one that always ends the process.
 #pragma once
+#include <string>
 
 namespace fibs {
 
@@ -25,6 +26,12 @@ void stop_on_signals();
 // Signals ignored at start stay ignored, as above. Throws std::system_error if the pipe or the
 // thread cannot be made, naming which.
 int stop_on_signals_pipe();
+
+// After stop_on_signals(_pipe): "" when every stop signal is taken, else one line that says which
+// ones stay ignored and what stops the server instead (log_listening prints it after the
+// readiness line, so that `kill -INT` on a server started with & from a script is not a silent
+// no-op).
+std::string stop_signals_ignored();
 
 // True once SIGINT, SIGTERM or SIGHUP has arrived.
 bool stop_requested();
