@@ -1,6 +1,7 @@
 #include "conversation.hpp"
 
 #include "net.hpp"
+#include "stop.hpp"
 
 namespace fibs {
 
@@ -33,6 +34,10 @@ std::optional<protocol::Request> Conversation::next() {
         return std::nullopt;
     }
     protocol::Request req = protocol::parse_request(*line, max_n_);
+    if (stop_requested() && req.ok() && (after_stop_ += protocol::work_of(req.n)) > 1) {
+        end();  // a stop: what was read is answered up to a unit of work, not a flood's worth
+        return std::nullopt;
+    }
     if (req.ok() && (owed_ += protocol::work_of(req.n)) >= 1) {
         owed_ = 0;
         if (client_left(client_, out_)) {

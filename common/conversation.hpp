@@ -25,6 +25,8 @@ public:
     // 1.2 ms), the replies made so far go out and the client is asked whether it is still there
     // (client_left, net.hpp): work for a client that has gone is work for nobody, so then
     // nothing, and the conversation is over.
+    // After a stop (stop_requested), the requests already read are still answered, up to a
+    // unit of work in all: a batch of small ones whole, a flood of costly ones not.
     std::optional<protocol::Request> next();
     void answer(const protocol::Request& req) { protocol::append_reply(out_, req); }  // fib(n) here, or its error
     // fib(n) from elsewhere (a worker), or kNotComputed: the job was dropped (a stop); then the
@@ -44,6 +46,7 @@ private:
     protocol::LineFramer framer_;
     std::string out_;
     double owed_ = 0;  // work done since the client was last asked, in units of protocol::work_of
+    double after_stop_ = 0;  // work done since a stop, in the same units
     bool open_ = true;
 };
 
