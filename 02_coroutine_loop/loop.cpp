@@ -53,21 +53,20 @@ std::string Loop::add(int fd) {
 }
 
 void Loop::wake(int job, std::uint64_t value) {
-    if (static_cast<std::size_t>(job) >= future_wait.size() || !future_wait[static_cast<std::size_t>(job)]) return;  // its task has gone: nobody to tell
-    Task task = std::move(future_wait[static_cast<std::size_t>(job)]);
+    auto at = static_cast<std::size_t>(job);
+    if (at >= future_wait.size() || !future_wait[at]) return;  // its task has gone: nobody to tell
+    Task task = std::move(future_wait[at]);
     --parked_, --futures_;
     task.send(value);
     ready(std::move(task));
 }
-
-bool Loop::waiting() const { return parked_ > 0; }
 
 void Loop::run() {
     for (;;) {
         if (!tasks.empty()) {
             run_next();
         } else if (!stopping_) {
-            if (!waiting()) return;     // no task left
+            if (parked_ == 0) return;     // no task left
             wait_for_io(/*block=*/true);  // nothing to run: wait until a socket is ready
         } else if (futures_ > 0) {
             wait_for_io(/*block=*/true);  // a stop: a worker's answer is still coming

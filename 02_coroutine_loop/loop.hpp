@@ -5,7 +5,6 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -70,7 +69,6 @@ private:
     void ready(Task task);
     void park(Table& table, Wait wait, Task& task);
     void wait_for_io(bool block);
-    bool waiting() const;  // does any task wait on a socket or a job?
 
     Ready tasks;        // ready to run
     Table recv_wait;    // fd -> task waiting to read it
