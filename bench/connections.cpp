@@ -304,6 +304,25 @@ void Worker::start_draining(std::int64_t now) {
     }
 }
 
+// Open loop: sends every request due by `until`, each stamped with the time it was due (late
+// ones count as late), and counts those due in the window: the rate the run offered.
+void Worker::send_due(std::int64_t until, std::int64_t interval) {
+    std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
+    std::int64_t we = tl_.window_end.load(std::memory_order_relaxed);
+    std::int64_t now = now_ns();
+    for (auto& c : conns_) {
+        if (c->kind != Kind::main) continue;
+        while (c->open() && c->next_due <= until) {
+            if (c->next_due >= ws && c->next_due < we) {
+                ++sent;
+                if (now - c->next_due > 1'000'000) ++late;  // more than 1 ms behind schedule
+            }
+            send_requests(*c, 1, c->next_due);
+            c->next_due += interval;
+        }
+    }
+}
+
 bool Worker::drained(const Conn& c) const {
     return c.open() && (c.pending.empty() || c.kind == Kind::idle || c.kind == Kind::flood);
 }
@@ -317,7 +336,11 @@ void Worker::loop() {
         std::int64_t end = tl_.window_end.load(std::memory_order_relaxed);
         // The run is over once the main thread has read the server's CPU (it sets `stop` then):
         // closing connections before that would bill their closing to the window.
-        if (!draining_ && tl_.stop.load(std::memory_order_relaxed)) start_draining(now);
+        if (!draining_ && tl_.stop.load(std::memory_order_relaxed)) {
+            // Open loop: what was due in the window goes out, however late this thread runs.
+            if (interval > 0) send_due(std::min(now, tl_.window_end.load(std::memory_order_relaxed) - 1), interval);
+            start_draining(now);
+        }
         if (draining_) {
             bool waiting = std::any_of(conns_.begin(), conns_.end(), [](auto& c) { return c->open(); });
             if (!waiting || now >= drain_end_) break;
@@ -347,21 +370,7 @@ void Worker::loop() {
             if (draining_ && drained(c)) close(c);
         }
         now = now_ns();
-        if (interval > 0 && !draining_) {
-            std::int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
-            std::int64_t we = tl_.window_end.load(std::memory_order_relaxed);
-            for (auto& c : conns_) {
-                if (c->kind != Kind::main) continue;
-                while (c->open() && c->next_due <= now) {
-                    if (c->next_due >= ws && c->next_due < we) {  // due in the window: the rate it offers
-                        ++sent;
-                        if (now - c->next_due > 1'000'000) ++late;  // more than 1 ms behind schedule
-                    }
-                    send_requests(*c, 1, c->next_due);
-                    c->next_due += interval;
-                }
-            }
-        }
+        if (interval > 0 && !draining_) send_due(now, interval);
         if (now >= next_check) {
             check_timeouts(now);
             next_check = now + 100'000'000;

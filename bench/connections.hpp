@@ -141,6 +141,7 @@ private:
     void flood(Conn& c);
     void close(Conn& c);
     void start_draining(std::int64_t now);
+    void send_due(std::int64_t until, std::int64_t interval);
     bool drained(const Conn& c) const;
     void drop(Conn& c, std::uint64_t Errors::*counter);
     void refused_by_server(Conn& c);
