@@ -52,7 +52,9 @@ public:
 // (Not under a sanitizer: its allocator cannot run under such a limit.)
 void out_of_memory_costs_clients(LoopFaults& t, const std::string& host) {
     SCOPED_TRACE(host);
+    ::setenv("MALLOC_ARENA_MAX", "1", 1);  // every thread's allocations under the limit (see OutOfMemory below)
     t.start_with("", {"--host", host});
+    ::unsetenv("MALLOC_ARENA_MAX");
     auto& server = t.server;
     {  // a reply means start-up is over: every loop's thread runs
         Client first(server->port(), host);
