@@ -35,8 +35,9 @@ public:
         }
     }
     void unwatch(int fd) override {
-        if (static_cast<std::size_t>(fd) >= at_.size() || at_[static_cast<std::size_t>(fd)] == kNone) return;
-        std::size_t at = std::exchange(at_[static_cast<std::size_t>(fd)], kNone);
+        auto slot = static_cast<std::size_t>(fd);
+        if (slot >= at_.size() || at_[slot] == kNone) return;
+        std::size_t at = std::exchange(at_[slot], kNone);
         if (at != fds_.size() - 1) {  // move the last entry into the hole
             fds_[at] = fds_.back();
             at_[static_cast<std::size_t>(fds_[at].fd)] = at;

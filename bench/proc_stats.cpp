@@ -124,11 +124,15 @@ namespace {
 double cpu_s(int who) {
     rusage ru{};
     ::getrusage(who, &ru);
-    auto sec = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-    return sec(ru.ru_utime) + sec(ru.ru_stime);
+    return cpu_s_of(ru);
 }
 
 }  // namespace
+
+double cpu_s_of(const rusage& ru) {
+    auto sec = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
 
 double self_cpu_s() { return cpu_s(RUSAGE_SELF); }
 double thread_cpu_s() {  // not getrusage: for a thread it read 0 to 4 ms for a 4 ms fib(33) here

@@ -1,5 +1,6 @@
 // What /proc says about a process: CPU time and memory. Works for any pid we may read.
 #pragma once
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -20,6 +21,8 @@ std::optional<ProcStats> read_proc_stats(pid_t pid);
 
 // This process's own CPU time (user + system, all threads), and the calling thread's alone.
 double self_cpu_s();
+// The CPU (user and system) a getrusage() or wait4() answer holds, in seconds.
+double cpu_s_of(const rusage& ru);
 double thread_cpu_s();
 
 // One socket of this network namespace, as /proc/net/tcp and tcp6 list it: addresses as the hex

@@ -12,6 +12,8 @@
 #include <system_error>
 #include <tuple>
 
+#include "proc_stats.hpp"
+
 extern char** environ;
 
 namespace fibs {
@@ -55,8 +57,7 @@ std::optional<int> wait_pid(pid_t pid, std::chrono::milliseconds timeout, double
         rusage usage{};
         pid_t r = ::wait4(pid, &status, WNOHANG, &usage);
         if (r == pid) {
-            auto s = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-            cpu_s = s(usage.ru_utime) + s(usage.ru_stime);
+            cpu_s = bench::cpu_s_of(usage);
             return decode(status);
         }
         if (r < 0) return -1;

@@ -237,11 +237,8 @@ TEST_P(EachServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
                         "back until that thread next calls the C library (the release preset runs this test)";
     }
     SLOW_REQUEST(n, 5.0);
-    ServerProcess busy(bin(GetParam().exe), [&] {
-        auto args = GetParam().args;
-        args.insert(args.end(), {"--max-n", std::to_string(n)});
-        return args;
-    }());
+    auto started = start(GetParam(), {"--max-n", std::to_string(n)});
+    ServerProcess& busy = *started;
     Client c(busy.port());
     double idle = cpu_seconds(busy.pid());
     c.send(std::to_string(n) + "\n");
@@ -259,11 +256,8 @@ TEST_P(EachServer, ASecondStopSignalOfAnotherKindEndsItAtOnce) {
 // server ends with 0. Every server does the same, whichever thread computes it.
 TEST_P(EachServer, AStopSendsTheAnswerItIsComputing) {
     SLOW_REQUEST(n, 0.25);
-    ServerProcess busy(bin(GetParam().exe), [&] {
-        auto args = GetParam().args;
-        args.insert(args.end(), {"--max-n", std::to_string(n)});
-        return args;
-    }());
+    auto started = start(GetParam(), {"--max-n", std::to_string(n)});
+    ServerProcess& busy = *started;
     Client c(busy.port());
     double idle = cpu_seconds(busy.pid());
     c.send(std::to_string(n) + "\n");
@@ -282,11 +276,8 @@ TEST_P(EachServer, AStopSendsTheAnswerItIsComputing) {
 TEST_P(EachServer, AStopSendsTheRepliesOfABatchItHasMade) {
     SLOW_REQUEST(n, 0.3);
     constexpr int kQuick = 1900;
-    ServerProcess busy(bin(GetParam().exe), [&] {
-        auto args = GetParam().args;
-        args.insert(args.end(), {"--max-n", std::to_string(n), "--quiet"});
-        return args;
-    }());
+    auto started = start(GetParam(), {"--max-n", std::to_string(n), "--quiet"});
+    ServerProcess& busy = *started;
     std::string batch = std::to_string(n) + "\n", replies = expected_reply(n) + "\n";
     for (int i = 0; i < kQuick; ++i) {
         batch += "1\n";
@@ -419,11 +410,8 @@ TEST_P(WithWorkers, QueuedJobsOfClientsThatResetAreNotComputed) {
 TEST_P(WithWorkers, AStopDropsTheJobsNotStarted) {
     SLOW_REQUEST(n, 0.2);
     const double one_job = cpu_of_fib(n);
-    ServerProcess busy(bin(GetParam().exe), [&] {
-        auto args = GetParam().args;
-        args.insert(args.end(), {"--max-n", std::to_string(n)});
-        return args;
-    }());
+    auto started = start(GetParam(), {"--max-n", std::to_string(n)});
+    ServerProcess& busy = *started;
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < 14; ++i) clients.push_back(std::make_unique<Client>(busy.port()));
     for (auto& c : clients) c->send(std::to_string(n) + "\n");
