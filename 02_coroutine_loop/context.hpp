@@ -14,11 +14,23 @@
 
 namespace fibs::loop {
 
+struct Context;
+using HandlerFn = Task (*)(Client client, Context& ctx);
+Task await_handler(Client client, Context& ctx);  // Step 4's handler, a Task like any other (handler_await.cpp)
+// tasks.append(fib_handler(client)) on this loop, or a refusal (main.cpp).
+void welcome(Context& ctx, Client client);
+// Step 5's --spread handoff: the new client goes to the next loop in turn, which welcomes it (loops.cpp).
+void hand_off(Context& ctx, Client client);
+
 // It owns the loop, so it outlives every task frame: the loop frees the frames that still wait
 // when it is destroyed, and each gives its Client's seat back.
 struct Context {
-    Context(Shared& s, std::unique_ptr<Poller> poller)
-        : shared(s), loop(std::move(poller), [&s](const Task& task, const std::exception& why) { s.failed(task, why); }) {}
+    Context(Shared& s, std::unique_ptr<Poller> poller, HandlerFn h)
+        : shared(s), loop(std::move(poller), [&s](const Task& task, const std::exception& why) { s.failed(task, why); }), handler(h) {}
+
+    // A client the accept task took: welcomed here, or with Step 5's --spread handoff, on the next
+    // loop in turn.
+    void admit(Client client) { (hand_to.empty() ? welcome : hand_off)(*this, std::move(client)); }
 
     Shared& shared;  // the options, the seats, the workers, the refusal log
     // The read buffer of every handler: what recv() puts there is heard by the Conversation before
@@ -31,12 +43,8 @@ struct Context {
     std::string name;
     std::vector<Context*> hand_to;
     std::size_t next = 0;
+    // What a welcomed client gets: Step 3's fib_handler, or with --handler await, Step 4's.
+    HandlerFn handler;
 };
-
-// tasks.append(fib_handler(client)), on the loop that will serve the client (main.cpp).
-void welcome(Context& ctx, Client client);
-
-// Step 4's handler, as a Task the loop runs like any other (handler_await.cpp).
-Task await_handler(Client client, Context& ctx);
 
 }  // namespace fibs::loop

@@ -60,14 +60,18 @@ void run_loops(std::vector<std::unique_ptr<Context>>& loops, const std::function
     }
 }
 
+void Started::run(const std::function<void()>& ready) { run_loops(loops, ready); }
+
+// --spread handoff: a letter to the next loop, which welcomes the client (no memory: this one does).
 void hand_off(Context& ctx, Client client) {
     Context& to = *ctx.hand_to[ctx.next++ % ctx.hand_to.size()];
     if (&to == &ctx) return welcome(ctx, std::move(client));  // its own: no letter needed
+    std::shared_ptr<Client> arrival;  // a letter is copyable; a Client is not
     try {
-        auto arrival = std::make_shared<Client>(std::move(client));  // a letter is copyable; a Client is not
+        arrival = std::make_shared<Client>(std::move(client));
         to.loop.mailbox()->post([&to, arrival](Loop&) { welcome(to, std::move(*arrival)); });
-    } catch (const std::bad_alloc&) {  // no room for the letter: this client is refused, the others go on
-        refuse(std::move(client), "out of memory", ctx.shared.refusals);
+    } catch (const std::bad_alloc&) {
+        welcome(ctx, arrival ? std::move(*arrival) : std::move(client));
     }
 }
 

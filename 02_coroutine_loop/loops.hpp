@@ -14,8 +14,4 @@ namespace fibs::loop {
 // server needs failed) every loop is stopped, and the first loop's error is thrown here.
 void run_loops(std::vector<std::unique_ptr<Context>>& loops, const std::function<void()>& ready);
 
-// --spread handoff: the accept task's new client goes to the next loop in turn, as a letter to
-// that loop's mailbox; that loop then welcomes it on its own thread.
-void hand_off(Context& ctx, Client client);
-
 }  // namespace fibs::loop

@@ -12,7 +12,6 @@
 
 #include "context.hpp"
 #include "conversation.hpp"
-#include "loops.hpp"
 #include "turn.hpp"
 
 namespace fibs::loop {
@@ -61,8 +60,7 @@ Task fib_server(Listener& listener, Context& ctx) {
     for (;;) {
         co_yield recv(listener.fd());                               // wait until a client comes...
         while (std::optional<Client> client = listener.accept()) {  // ...then take everyone waiting
-            if (ctx.hand_to.empty()) welcome(ctx, std::move(*client));
-            else hand_off(ctx, std::move(*client));  // Step 5: to the next loop in turn
+            ctx.admit(std::move(*client));  // welcome(), below (Step 5 may hand it to another loop)
         }
         if (listener.stuck()) co_yield recv(listener.pause());  // no descriptor to spare: wait, not spin
     }
@@ -76,8 +74,7 @@ void welcome(Context& ctx, Client client) {
             return refuse(std::move(client), why, ctx.shared.refusals);  // select past FD_SETSIZE, or the kernel said no
         }
         log_connection(ctx.shared.opts, client.addr + ctx.name);  // ctx.name: " (loop 2)", with several loops (Step 5)
-        ctx.loop.spawn(ctx.shared.opts.handler == Handler::await ? await_handler(std::move(client), ctx)  // Step 4
-                                                                 : fib_handler(std::move(client), ctx));
+        ctx.loop.spawn(ctx.handler(std::move(client), ctx));  // fib_handler, above (Step 4's, with --handler await)
     } catch (const std::bad_alloc&) {
         refuse(std::move(client), "out of memory", ctx.shared.refusals);
     }
@@ -92,9 +89,15 @@ Task future_monitor(Loop& loop) {
     }
 }
 
-// Ctrl-C: a byte in the stop pipe (common/stop.hpp); the loop ends once the answers being
-// computed are sent, and every task's frame is freed. A second Ctrl-C ends the process at once,
-// even while a task computes.
+// Ctrl-C, from the signal to the exit, in order:
+//  1. the signal puts a byte in the stop pipe (common/stop.cpp), and every loop's stop_watcher wakes;
+//  2. here: the pool drops the jobs not started (their tasks get Conversation::kNotComputed), and
+//     the loop stops;
+//  3. Loop::run (loop.cpp) reads nobody new, runs the tasks computing answers (a task answers what
+//     it has read, up to a unit of work: Conversation::next) and sends their replies, then returns;
+//  4. Started::run returns once every loop has (one ending stops the others: Step 5), and
+//     ~Started frees the loops, which free the tasks still waiting: their sockets close.
+// A second Ctrl-C ends the process at once, even while a task computes (common/stop.cpp).
 Task stop_watcher(int stop_fd, Context& ctx) {
     co_yield recv(stop_fd);
     ctx.shared.workers.stop_taking();
@@ -107,15 +110,15 @@ int main(int argc, char** argv) {
     using namespace fibs::loop;
     try {
         Options opts = parse_options(argc, argv);
-        Started started = start(opts);  // setup.cpp: the sockets, the loops and what they share
+        Started started = start(opts, fib_handler);  // setup.cpp: the sockets, the loops and what they share
         // The server's own tasks, named: if one of them cannot go on, the server ends (exit 1).
-        // One loop, unless --loops N (Step 5: loops.cpp), each with its own.
+        // One loop, unless --loops N (Step 5), each with its own.
         for (auto& ctx : started.loops) {
             if (ctx->listener) ctx->loop.spawn(fib_server(*ctx->listener, *ctx).named("fib_server"));
             ctx->loop.spawn(future_monitor(ctx->loop).named("future_monitor"));
             ctx->loop.spawn(stop_watcher(started.stop.get(), *ctx).named("stop_watcher"));
         }
-        run_loops(started.loops, [&] { fibs::log_listening(started.loops[0]->listener->fd(), started.about); });
+        started.run([&] { fibs::log_listening(started.loops[0]->listener->fd(), started.about); });
         fibs::log_always("Shutting down");
     } catch (const std::bad_alloc&) {  // one line, and exit 1: nobody can be served any more
         std::fprintf(stderr, "error: out of memory\n");

@@ -174,7 +174,7 @@ Started::~Started() {
     if (shared) shared->workers.stop_taking();  // before the loops go: no job is computed for a freed task
 }
 
-Started start(const Options& opts) {
+Started start(const Options& opts, Task (*handler)(Client, Context&)) {
     Started s;
     Faults faults = Faults::parse(std::getenv("FIBS_FAULTS"));  // the failpoint: faults.hpp
     s.stop = Fd(stop_on_signals_pipe());  // before the readiness line: a SIGTERM right after it is seen
@@ -182,7 +182,8 @@ Started start(const Options& opts) {
     auto [max_clients, why_full] = client_limit(opts);
     s.shared = std::make_unique<Shared>(opts, max_clients, why_full);
     for (int i = 0; i < opts.loops; ++i) {
-        auto ctx = std::make_unique<Context>(*s.shared, with_faults(make_poller(name_of(opts.backend)), faults));
+        auto ctx = std::make_unique<Context>(*s.shared, with_faults(make_poller(name_of(opts.backend)), faults),
+                                             opts.handler == Handler::await ? await_handler : handler);
         if (static_cast<std::size_t>(i) < socks.size()) ctx->listener.emplace(std::move(socks[i]), s.shared->seats, s.shared->refusals);
         if (opts.loops > 1) ctx->name = " (loop " + std::to_string(i + 1) + ")";
         s.loops.push_back(std::move(ctx));

@@ -1,6 +1,7 @@
 // fib-loop's plumbing, kept apart from the lesson (main.cpp): the options, what the loops share,
 // what is opened before they run, and what a failed task costs. Nothing here is the article.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,14 +58,18 @@ struct Started {
     Started();
     Started(Started&&) noexcept;
     ~Started();
+    // Every loop until the stop: one, or Step 5's N (run_loops, loops.cpp). `ready` runs once all
+    // have started.
+    void run(const std::function<void()>& ready);
     Fd stop;                                  // readable from the first SIGINT, SIGTERM or SIGHUP on
     std::unique_ptr<Shared> shared;
     std::vector<std::unique_ptr<Context>> loops;
     std::string about;                        // for the Listening line: "epoll, up to 19,984 clients"
     std::shared_ptr<void> failpoint;          // what FIBS_FAULTS holds, if anything
 };
-// Throws std::exception with a one-line reason ("eventfd: Too many open files"); a port that is
-// taken exits 1 with its own line, as on every server.
-Started start(const Options& opts);
+// Each loop's clients get `handler` (Step 3's), or with --handler await, Step 4's. Throws
+// std::exception with a one-line reason ("eventfd: Too many open files"); a port that is taken
+// exits 1 with its own line, as on every server.
+Started start(const Options& opts, Task (*handler)(Client, Context&));
 
 }  // namespace fibs::loop

@@ -8,7 +8,6 @@
 #include "conversation.hpp"
 #include "fib.hpp"
 #include "loop.hpp"
-#include "net.hpp"
 
 namespace fibs::loop {
 
@@ -73,9 +72,8 @@ void Workers::work() {
             ++busy_;
         }
         // The slow part, off the loop's thread; for nobody if the client has gone while the job
-        // waited (worth a look from a unit of work on, as in Conversation::next).
-        bool gone = protocol::work_of(job.n) >= 1 && client_gone(job.client);
-        std::uint64_t value = gone ? 0 : fib(job.n);
+        // waited (the Conversation's check, at the moment the work starts).
+        std::uint64_t value = Conversation::wanted(job.client, job.n) ? fib(job.n) : 0;
         for (bool sent = false; !sent;) {
             try {
                 job.reply_to->post([id = job.client, value](Loop& loop) { loop.wake(id, value); });

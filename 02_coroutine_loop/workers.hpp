@@ -33,7 +33,7 @@ public:
     // client's socket (a client's task waits for one job at a time), so the loop finds its task
     // as it finds one waiting on a socket. Nothing points into the task's frame, so a frame freed
     // meanwhile is never written into. A job of a unit of work or more (protocol::work_of) whose
-    // `client` has reset by the time a worker takes it is not computed (client_gone, net.hpp):
+    // `client` has reset by the time a worker takes it is not computed (Conversation::wanted):
     // its task gets 0, which nobody reads, and ends at its next send as for any reset.
     int submit(unsigned n, int client, Loop& loop);
     int busy() const { return busy_; }  // jobs being computed now

@@ -18,6 +18,8 @@ void Conversation::answer(std::uint64_t value) {
     protocol::append_value(out_, value);
 }
 
+bool Conversation::wanted(int client, unsigned n) { return protocol::work_of(n) < 1 || !client_gone(client); }
+
 void Conversation::end() {
     framer_ = {};  // the rest is for nobody
     open_ = false;

@@ -34,6 +34,10 @@ public:
     void answer(std::uint64_t value);
     static constexpr std::uint64_t kNotComputed = ~std::uint64_t{0};
 
+    // The same check for one request computed elsewhere, later (a worker's queued job): false
+    // when it is a unit of work or more and its client has gone by now.
+    static bool wanted(int client, unsigned n);
+
     std::string& replies() { return out_; }  // what waits to be sent; the handler sends it, then clears it
     // False once the client is done sending, has sent a line too long, or has gone: send the
     // replies, then close.

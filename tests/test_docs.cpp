@@ -19,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "servers.hpp"
@@ -368,6 +369,37 @@ TEST(DocPaths, Step3ShowsTheRealDiffBetweenTheTwoHandlers) {
     ASSERT_FALSE(real.empty());
     EXPECT_EQ(diff_shown_on("docs/step3-coroutine-loop.md"), real)
         << "docs/step3-coroutine-loop.md shows another diff than the code has; today's:\n" << joined(real);
+}
+
+// Every file of this repository that Step 3's main.cpp reads, by its #include "..." lines, one
+// file after another (the steps' folders and common/), as the path a link on the page names.
+std::set<std::string> included_by(const std::string& file) {
+    const fs::path root(FIBS_SOURCE_DIR);
+    std::set<std::string> seen{file};
+    std::vector<std::string> todo{file};
+    static const std::regex include(R"re(^#include "([^"]+)")re");
+    while (!todo.empty()) {
+        fs::path at = root / todo.back();
+        todo.pop_back();
+        for (const auto& line : read_lines(at)) {
+            std::smatch m;
+            if (!std::regex_search(line, m, include)) continue;
+            for (const fs::path& dir : {at.parent_path(), root / "common"}) {  // the include path
+                if (!fs::exists(dir / m[1].str())) continue;
+                std::string rel = fs::relative(dir / m[1].str(), root).string();
+                if (seen.insert(rel).second) todo.push_back(rel);
+                break;
+            }
+        }
+    }
+    return seen;
+}
+
+TEST(DocPaths, Step3NamesEveryFileItsHandlerIncludes) {
+    std::string page = joined(read_lines(fs::path(FIBS_SOURCE_DIR) / "docs/step3-coroutine-loop.md"));
+    std::set<std::string> files = included_by("02_coroutine_loop/main.cpp");
+    EXPECT_GE(files.size(), 10u) << "the include walk found too little to be right";
+    for (const auto& f : files) EXPECT_NE(page.find("](../" + f + ")"), std::string::npos) << "Step 3 does not link " << f;
 }
 
 // Step 4's lesson is its diff: with co_await the handler reads like Step 1's again.

@@ -518,7 +518,7 @@ TEST(Loop, ASecondWaitOnTheSameDescriptorIsAnErrorNotASilentDestroy) {
 // the frame is freed, even if the handler never ran (a loop stopped before its turn came).
 TEST(Seats, AHandlerFreedBeforeItRanGivesItsSeatBack) {
     AsTheServer server;
-    Context ctx(server.shared, make_poll_poller());
+    Context ctx(server.shared, make_poll_poller(), await_handler);
     Seats seats(1, "full");
     {
         Loop loop(make_poll_poller(), server.failed());
