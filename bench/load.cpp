@@ -119,6 +119,11 @@ void add_up(LoadResult& r, const Workers& workers, const Window& w, const Timeli
         r.server_hwm_kib = w.server1->hwm_kib;
         r.server_threads = w.server1->threads;
     }
+    // What other processes took meanwhile: the machine's busy time less ours and the server's.
+    if (r.server_measured && r.window_s > 0 && r.machine.machine_busy_s >= 0) {
+        double ours = (w.client_cpu1 - w.client_cpu0) + r.server_cpu_s;
+        r.machine.others_cores = std::max(0.0, r.machine.machine_busy_s - ours) / r.window_s;
+    }
 }
 
 }  // namespace

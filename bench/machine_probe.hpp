@@ -5,6 +5,8 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "histogram.hpp"
@@ -14,7 +16,21 @@ namespace fibs::bench {
 struct MachineDelay {
     Histogram late;     // ns past each tick
     double cpu_s = 0;   // what the probe itself cost
+    // The whole machine meanwhile (/proc/stat), in CPU seconds: every core's busy time, and the
+    // time the hypervisor ran someone else on our virtual cores (steal). Negative: not known.
+    double machine_busy_s = -1, steal_s = -1;
+    // Set by run_load once it knows its own and the server's CPU: the cores that other processes
+    // (and the hypervisor's steal) took from the window; negative when not known.
+    double others_cores = -1;
 };
+
+// /proc/stat's first line, in seconds of CPU: busy (user, nice, system, steal: what processes
+// ran, and what the hypervisor gave others) and steal alone. nullopt when the text is not that line.
+struct CpuTimes {
+    double busy_s = 0, steal_s = 0;
+};
+std::optional<CpuTimes> parse_proc_stat(std::string_view text);
+std::optional<CpuTimes> read_cpu_times();
 
 class MachineProbe {
 public:
@@ -32,6 +48,7 @@ public:
 private:
     std::atomic<bool> stop_{false};
     MachineDelay delay_;
+    std::optional<CpuTimes> cpu0_;
     std::thread thread_;
 };
 

@@ -48,8 +48,14 @@ std::string machine_line(const LoadResult& r) {
     char cost[96];
     std::snprintf(cost, sizeof cost, " (%s wake-ups, the probe used %.1f%% of a core)", format_count(double(h.count())).c_str(),
                   r.window_s > 0 ? 100 * r.machine.cpu_s / r.window_s : 0);
+    std::string others;
+    if (r.machine.others_cores >= 0) {
+        char b[64];
+        std::snprintf(b, sizeof b, "; other processes used %.0f%% of a core", 100 * r.machine.others_cores);
+        others = b;
+    }
     return "a sleeping thread woke late by p50 " + at(50) + ", p99 " + at(99) + ", max " +
-           format_ns(static_cast<double>(h.max())) + cost;
+           format_ns(static_cast<double>(h.max())) + cost + others;
 }
 
 namespace {
@@ -235,6 +241,8 @@ Figures figures_of(const LoadResult& r) {
         {"machine_late_p99_us", us(m.percentile(99))},
         {"machine_late_max_us", us(m.max())},
         {"machine_probe_cpu_s", r.machine.cpu_s},
+        {"machine_others_cores", r.machine.others_cores},
+        {"machine_steal_cores", r.window_s > 0 && r.machine.steal_s >= 0 ? r.machine.steal_s / r.window_s : -1},
     };
 }
 
