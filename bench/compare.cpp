@@ -20,6 +20,7 @@
 #include "load.hpp"
 #include "report.hpp"
 #include "server_process.hpp"
+#include "verdict.hpp"
 
 #ifndef FIBS_BUILD_TYPE
 #define FIBS_BUILD_TYPE "unknown"
@@ -209,7 +210,9 @@ public:
         if (!ran(server)) return false;
         std::fprintf(stderr, "  %-20s %-9s %-10s\r", server.label.c_str(), setting.scenario.c_str(), setting.setting.c_str());
         try {
-            all.push_back({server, setting, measure(cfg_, server, setting.load), {}});
+            LoadResult r = measure(cfg_, server, setting.load);
+            std::string spoiled = machine_spoiled(r.machine);
+            all.push_back({server, setting, std::move(r), {}, std::move(spoiled), {}});
             return true;
         } catch (const std::runtime_error& e) {
             std::string said = e.what();
@@ -238,9 +241,10 @@ public:
         for (const auto& m : all) {
             if (m.setting.scenario != scenario || m.setting.round != 0) continue;
             auto same = rounds_of(m);
-            auto by = [&](const Measured* a) {
-                return scenario == "latency" ? std::fabs(static_cast<double>(a->result.main.latency.percentile(99)) - m.point_p99.median)
-                                             : a->result.server_cpu_per_reply_us();
+            auto by = [&](const Measured* a) {  // a round the machine spoiled only when every round is
+                return (a->spoiled.empty() ? 0 : 1e18) +
+                       (scenario == "latency" ? std::fabs(static_cast<double>(a->result.main.latency.percentile(99)) - m.point_p99.median)
+                                              : a->result.server_cpu_per_reply_us());
             };
             v.push_back(*std::min_element(same.begin(), same.end(), [&](const Measured* a, const Measured* b) { return by(a) < by(b); }));
         }
@@ -256,6 +260,7 @@ public:
 
     std::vector<Measured> all;
     double floor_capacity = 0;  // the latency sweep's ruler: the floor's replies/s on fib(kSweepN)
+    double floor_capacity_end = 0;  // the same, measured again at the end of the run
 
 private:
     const CompareConfig& cfg_;
@@ -278,14 +283,21 @@ std::vector<const ServerKind*> swept_servers(const Kinds& k) {
     return {&k.floor, &k.loop, &k.loops_handoff, &k.loops_pool, &k.threads};
 }
 
+// The floor's capacity: a closed loop with 4 requests in flight per client.
+LoadConfig floor_closed_loop(const Durations& d) {
+    LoadConfig closed = d.base(8);
+    closed.fib_n = kSweepN;
+    closed.pipeline = 4;  // which mixes n and n - 1, as the open loop does
+    return closed;
+}
+
 void sweep_latency(Results& results, const Kinds& k, const Durations& d) {
     const std::vector<double> multiples = d.cfg.quick ? std::vector<double>{0.25, 0.75, 1.1}
                                                       : std::vector<double>{0.5, 0.7, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 2.0};
     LoadConfig sweep = d.base(8);
     sweep.fib_n = kSweepN;
     if (results.exists(k.floor.exe)) {
-        LoadConfig closed = sweep;
-        closed.pipeline = 4;  // which mixes n and n - 1, as the open loop does
+        LoadConfig closed = floor_closed_loop(d);
         std::fprintf(stderr, "  %-20s %-9s %-10s\r", k.floor.label.c_str(), "latency", "capacity");
         // The higher of two measurements (one with --quick): a slow spell of the machine only ever
         // lowers a capacity, and a ruler measured in one would shift every curve.
@@ -318,12 +330,77 @@ void sweep_latency(Results& results, const Kinds& k, const Durations& d) {
             results.run(*s, point);
         }
     }
-    // A point's p99: the median of its rounds' and their spread (of its window's thirds, with one round).
+}
+
+// The floor's capacity again, at the end: the ruler of table 6 measured at the start. When the
+// two differ by over 15%, the machine's speed moved during the run: "" when it held.
+std::string floor_drift(Results& results, const Kinds& k, const Durations& d) {
+    if (results.floor_capacity <= 0) return "";
+    std::fprintf(stderr, "  %-20s %-9s %-10s\r", k.floor.label.c_str(), "latency", "capacity");
+    double end = measure(d.cfg, k.floor, floor_closed_loop(d)).replies_per_s();
+    results.floor_capacity_end = end;
+    if (end > 0.85 * results.floor_capacity && end < results.floor_capacity / 0.85) return "";
+    return "the machine's speed moved during the run: the floor served " + format_count(results.floor_capacity) +
+           "/s of fib(" + std::to_string(kSweepN) + ") at the start and " + format_count(end) + "/s at the end";
+}
+
+// ---- What the machine spoiled, and what cannot be true ---------------------------------------
+//
+// Every run is judged as it ends (verdict.hpp): when other processes took a quarter of a core or
+// more from its window, the machine, not the server, was the limit. Once every table is measured,
+// those runs are made again, in passes over all of them (so a drift lands on every server alike),
+// as long as the budget lasts; what stays spoiled is marked, and says nothing in the knees and the
+// conclusions. Then each figure is checked for what cannot be true.
+
+int rerun_spoiled_rows(Results& results, const Durations& d) {
+    auto again = [&](const Measured& m) -> std::optional<LoadResult> {
+        std::fprintf(stderr, "  %-20s %-9s %-10s again\r", m.server.label.c_str(), m.setting.scenario.c_str(), m.setting.setting.c_str());
+        try {
+            return measure(d.cfg, m.server, m.setting.load);
+        } catch (const std::runtime_error&) {
+            return std::nullopt;
+        }
+    };
+    auto now = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
+    return rerun_spoiled(results.all, again, d.cfg.quick ? 1 : 2, d.cfg.quick ? 6.0 : 12.0, now);
+}
+
+// A point's p99: the median of its rounds' and their spread (of its window's thirds, with one
+// round), from the rounds the machine left alone (all of them, when it left none alone). Then the
+// flags: figures that cannot be true, and a p99 above a higher load's.
+void judge_rows(Results& results) {
     for (auto& m : results.all) {
         if (m.setting.scenario != "latency") continue;
-        std::vector<Histogram> each;
-        for (const Measured* r : results.rounds_of(m)) each.push_back(r->result.main.latency);
-        m.point_p99 = each.size() > 1 ? spread_of(each, 99) : m.result.p99_by_window();
+        std::vector<Histogram> each, alone;
+        for (const Measured* r : results.rounds_of(m)) {
+            each.push_back(r->result.main.latency);
+            if (r->spoiled.empty()) alone.push_back(r->result.main.latency);
+        }
+        if (!alone.empty()) each = alone;
+        m.point_p99 = results.rounds_of(m).size() > 1 ? spread_of(each, 99) : m.result.p99_by_window();
+    }
+    std::map<unsigned, double> cost;  // fib(n)'s CPU here, for the n a row's cheapest request asks
+    for (auto& m : results.all) {
+        const LoadConfig& c = m.result.config;
+        unsigned cheapest = c.fib_n - ((c.pipeline > 1 || c.rate > 0) && c.fib_n > 1 ? 1 : 0);  // they mix n and n - 1
+        if (cheapest >= 20 && !cost.count(cheapest)) cost[cheapest] = fib_cpu_us(cheapest);
+        m.flags = implausible(m.result, cheapest >= 20 ? cost[cheapest] : 0);
+    }
+    std::map<std::string, std::vector<Measured*>> sweeps;  // each server's points, one row each
+    for (auto& m : results.all) {
+        if (m.setting.scenario == "latency" && m.setting.round == 0) sweeps[m.server.label].push_back(&m);
+    }
+    for (auto& [label, points] : sweeps) {
+        std::sort(points.begin(), points.end(), [](auto* a, auto* b) { return a->result.config.rate < b->result.config.rate; });
+        std::vector<Spread> p99s;
+        for (auto* p : points) p99s.push_back(p->point_p99);
+        for (std::size_t i : falling(p99s)) {
+            for (auto& r : results.all) {
+                if (r.server.label == label && r.setting.scenario == "latency" && r.setting.setting == points[i]->setting.setting) {
+                    r.flags.push_back("p99 above a higher load's");
+                }
+            }
+        }
     }
 }
 
@@ -351,7 +428,8 @@ void print_table(const std::string& title, const std::vector<std::string>& heads
     for (std::size_t r = 0; r < runs.size(); ++r) {
         std::printf("%-20s %-12s", runs[r]->server.label.c_str(), runs[r]->setting.setting.c_str());
         for (std::size_t i = 0; i < rows[r].size() && i < width.size(); ++i) cell(i, rows[r][i]);
-        std::printf("%s\n", runs[r]->result.client_saturated ? "  *client-bound" : "");
+        std::printf("%s%s%s\n", runs[r]->result.client_saturated ? "  *client-bound" : "", runs[r]->spoiled.empty() ? "" : "  ‡",
+                    runs[r]->flags.empty() ? "" : "  !");
     }
 }
 
@@ -459,18 +537,29 @@ std::vector<const Measured*> by_server(std::vector<const Measured*> runs, const 
     return runs;
 }
 
+// Each server's knee from its points' median p99, in order of load: the last load before the
+// first point over 10 ms. A point the machine spoiled in every round, or that cannot be true,
+// before that: the knee cannot be told.
 void print_knees(const std::vector<const Measured*>& runs) {
-    std::vector<std::pair<std::string, const Measured*>> knees;
+    std::vector<std::pair<std::string, std::vector<const Measured*>>> servers;
     for (const Measured* m : runs) {
-        auto at = std::find_if(knees.begin(), knees.end(), [&](auto& k) { return k.first == m->server.label; });
-        if (at == knees.end()) at = knees.insert(knees.end(), {m->server.label, nullptr});
-        if (m->point_p99.median < kKneeNs && (!at->second || m->result.config.rate > at->second->result.config.rate)) {
-            at->second = m;
-        }
+        auto at = std::find_if(servers.begin(), servers.end(), [&](auto& s) { return s.first == m->server.label; });
+        if (at == servers.end()) at = servers.insert(servers.end(), {m->server.label, {}});
+        at->second.push_back(m);
     }
-    std::printf("knee, the highest offered load with a p99 under 10 ms:");
-    for (const auto& [label, m] : knees) {
-        std::printf("  %s %s", label.c_str(), m ? (format_count(m->result.config.rate) + "/s (" + m->setting.setting + ")").c_str() : "none");
+    std::printf("knee, the last offered load before the first p99 over 10 ms:");
+    for (auto& [label, points] : servers) {
+        std::sort(points.begin(), points.end(), [](auto* a, auto* b) { return a->result.config.rate < b->result.config.rate; });
+        std::string knee = "none";
+        for (const Measured* m : points) {
+            if (m->says_nothing()) {
+                knee = "cannot tell (" + m->setting.setting + (m->spoiled.empty() ? " cannot be true)" : " spoiled)");
+                break;
+            }
+            if (m->point_p99.median >= kKneeNs) break;
+            knee = format_count(m->result.config.rate) + "/s (" + m->setting.setting + ")";
+        }
+        std::printf("  %s %s", label.c_str(), knee.c_str());
     }
     std::printf("\n");
 }
@@ -517,6 +606,71 @@ void print_batches(Results& results, Cells& cells) {
                 " client's delayed ACK, p99 about 44 ms: the servers set TCP_NODELAY, common/net.cpp)\n");
 }
 
+// What the machine did to this run, as the tables show it: the tables with a row it spoiled (in
+// every round: a row is its best round), the runs made again, and how far the floor's capacity
+// moved from the start of the run to its end.
+struct MachineVerdict {
+    std::vector<std::string> tables;  // "1", "6"
+    int spoiled_rows = 0, reruns = 0;
+    double worst_others = 0;          // cores
+    std::string drift;                // "" or what the floor's capacity did
+    std::string sweep;                // machine_limit() on the floor's sweep
+    bool limited() const { return !tables.empty() || !drift.empty() || !sweep.empty(); }
+    std::string line() const {
+        std::string t;
+        for (const auto& n : tables) t += (t.empty() ? "" : ", ") + n;
+        char b[256];
+        std::snprintf(b, sizeof b, "the machine was the limit in %d %s of table%s %s (other processes used up to %.0f%% of a core), "
+                      "%d run%s made again", spoiled_rows, spoiled_rows == 1 ? "row" : "rows", tables.size() == 1 ? "" : "s", t.c_str(),
+                      100 * worst_others, reruns, reruns == 1 ? "" : "s");
+        return b;
+    }
+};
+
+const std::vector<std::pair<std::string, std::string>> kTables{
+    {"clients", "1"}, {"pipelined", "2"}, {"hol", "3"}, {"fairness", "4"}, {"idle", "5"}, {"latency", "6"}, {"batches", "7"}};
+
+MachineVerdict machine_verdict(Results& results, int reruns) {
+    MachineVerdict v;
+    v.reruns = reruns;
+    for (const auto& [scenario, table] : kTables) {
+        int spoiled = 0;
+        for (const Measured* m : results.pick(scenario)) {
+            if (m->spoiled.empty()) continue;
+            ++spoiled;
+            v.worst_others = std::max(v.worst_others, m->result.machine.others_cores);
+        }
+        if (spoiled > 0) v.tables.push_back(table);
+        v.spoiled_rows += spoiled;
+    }
+    return v;
+}
+
+void print_verdict(Results& results, const MachineVerdict& v) {
+    if (v.limited()) std::printf("\n");
+    if (!v.tables.empty()) {
+        std::printf("‡ %s.\n  Those rows measure the machine, not the servers, and say nothing in the knees and the\n"
+                    "  conclusions below. Run compare again on a quieter machine.\n", v.line().c_str());
+    }
+    if (!v.drift.empty()) std::printf("‡ %s\n", v.drift.c_str());
+    if (!v.sweep.empty()) std::printf("‡ %s\n", v.sweep.c_str());
+    bool first = true;
+    for (const auto& [scenario, table] : kTables) {
+        for (const Measured* m : results.pick(scenario)) {
+            if (m->flags.empty()) continue;
+            if (std::exchange(first, false)) std::printf("! figures that cannot be true, left out of the knees and conclusions:\n");
+            std::string why;
+            for (const auto& f : m->flags) why += (why.empty() ? "" : "; ") + f;
+            std::printf("  table %s, %s %s: %s\n", table.c_str(), m->server.label.c_str(), m->setting.setting.c_str(), why.c_str());
+        }
+    }
+    std::vector<Claim> claims = conclusions(results.all);
+    std::printf("\n== What this run shows: a conclusion stands when every round that measured it bears it out\n");
+    for (const Claim& c : claims) {
+        std::printf("  %-10s %s (%s)\n", c.stands() ? "stands" : "undecided", c.text.c_str(), c.evidence().c_str());
+    }
+}
+
 void print_footnotes(const Results& results, const Cells& cells, double took) {
     std::uint64_t errors = 0;
     bool saturated = false;
@@ -545,7 +699,7 @@ void print_footnotes(const Results& results, const Cells& cells, double took) {
 
 // ---- Files ----------------------------------------------------------------------------------
 
-std::vector<std::pair<std::string, std::string>> machine_facts(bool machine_limited) {
+std::vector<std::pair<std::string, std::string>> machine_facts(const MachineVerdict& v, const std::vector<Claim>& claims) {
     std::vector<std::pair<std::string, std::string>> facts;
     facts.emplace_back("cores", std::to_string(std::thread::hardware_concurrency()));
     utsname u{};
@@ -559,11 +713,20 @@ std::vector<std::pair<std::string, std::string>> machine_facts(bool machine_limi
     }
     facts.emplace_back("compiler", "g++ " __VERSION__);
     facts.emplace_back("build_type", FIBS_BUILD_TYPE);
-    facts.emplace_back("machine_limited", machine_limited ? "yes" : "no");  // machine_limit(): not a run to publish
+    facts.emplace_back("machine_limited", v.limited() ? "yes" : "no");  // not a run to publish
+    std::string why = v.tables.empty() ? "" : v.line();
+    for (const std::string* s : {&v.drift, &v.sweep}) {
+        if (!s->empty()) why += (why.empty() ? "" : "; ") + *s;
+    }
+    facts.emplace_back("machine_verdict", why);
+    for (std::size_t i = 0; i < claims.size(); ++i) {
+        facts.emplace_back("conclusion_" + std::to_string(i + 1),
+                           std::string(claims[i].stands() ? "stands: " : "undecided: ") + claims[i].text + " (" + claims[i].evidence() + ")");
+    }
     return facts;
 }
 
-void write_files(const CompareConfig& cfg, Results& results) {
+void write_files(const CompareConfig& cfg, Results& results, const MachineVerdict& verdict) {
     fs::create_directories(cfg.out);
     std::vector<Row> rows;
     for (const auto& m : results.all) {
@@ -571,13 +734,14 @@ void write_files(const CompareConfig& cfg, Results& results) {
         figures.insert(figures.end(), {{"point_p99_median_us", m.point_p99.median / 1e3},
                                        {"point_p99_min_us", m.point_p99.min / 1e3},
                                        {"point_p99_max_us", m.point_p99.max / 1e3}});
+        std::string flags;
+        for (const auto& f : m.flags) flags += (flags.empty() ? "" : "; ") + f;
         rows.push_back({{{"server", m.server.label}, {"scenario", m.setting.scenario}, {"setting", m.setting.setting},
-                         {"round", std::to_string(m.setting.round + 1)}},
+                         {"round", std::to_string(m.setting.round + 1)}, {"spoiled", m.spoiled}, {"flags", flags}},
                         std::move(figures)});
     }
     write_csv(cfg.out + "/compare.csv", rows);
-    bool limited = !machine_limit(floor_points(results.pick("latency")), results.floor_capacity).empty();
-    write_json(cfg.out + "/compare.json", rows, machine_facts(limited));
+    write_json(cfg.out + "/compare.json", rows, machine_facts(verdict, conclusions(results.all)));
     std::printf("wrote %s/compare.json and %s/compare.csv\n", cfg.out.c_str(), cfg.out.c_str());
 }
 
@@ -640,9 +804,19 @@ int run_compare(const CompareConfig& cfg) {
     auto started = std::chrono::steady_clock::now();
     for (const auto& [server, setting] : plan) results.run(server, setting);
     sweep_latency(results, k, d);
+    int reruns = rerun_spoiled_rows(results, d);
+    std::string drift = floor_drift(results, k, d);
+    judge_rows(results);
     std::fprintf(stderr, "%60s\r", "");
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
+    MachineVerdict verdict = machine_verdict(results, reruns);
+    verdict.drift = drift;
+    verdict.sweep = machine_limit(floor_points(results.pick("latency")), results.floor_capacity);
+    if (verdict.limited()) {
+        std::printf("warning: %s; see the end of the report\n",
+                    !verdict.tables.empty() ? verdict.line().c_str() : !verdict.drift.empty() ? verdict.drift.c_str() : verdict.sweep.c_str());
+    }
     Cells cells(results);
     print_clients_and_pipelined(results, cells, d);
     print_hol_and_fairness(results, cells);
@@ -650,7 +824,8 @@ int run_compare(const CompareConfig& cfg) {
     print_latency(results, cells, k, d);
     print_batches(results, cells);
     print_footnotes(results, cells, took);
-    write_files(cfg, results);
+    print_verdict(results, verdict);
+    write_files(cfg, results, verdict);
 
     Plots plots{results.pick("clients"), results.pick("pipelined"), results.pick("hol"), results.pick("fairness"),
                 results.pick("idle"), results.pick("timeline"), results.pick("latency")};

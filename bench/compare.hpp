@@ -46,6 +46,9 @@ struct Measured {
     Setting setting;
     LoadResult result;
     Spread point_p99;  // latency points: the median p99 of the point's rounds and their spread (ns)
+    std::string spoiled;              // why the machine, not the server, was the limit (verdict.hpp); "" if not
+    std::vector<std::string> flags;   // figures that cannot be true (verdict.hpp)
+    bool says_nothing() const { return !spoiled.empty() || !flags.empty(); }
 };
 
 }  // namespace fibs::bench

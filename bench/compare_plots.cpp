@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 std::string served(const ClassStats& s) { return std::to_string(s.served) + "/" + std::to_string(s.clients); }
 
 // One data block per server, for gnuplot's `index`: x, y, whether fib-bench was saturated (the
-// point then measures the client), and a label ("" or, say, "held 1,019").
+// point then measures the client), a label ("" or, say, "held 1,019"), and whether the point
+// says nothing (the machine spoiled it, or it cannot be true: verdict.hpp).
 void write_plot_data(const std::string& path, const Runs& runs,
                      const std::vector<std::string>& servers,
                      const std::function<std::pair<double, double>(const Measured&)>& xy,
@@ -31,14 +32,15 @@ void write_plot_data(const std::string& path, const Runs& runs,
             if (m->server.label != server) continue;
             auto [x, y] = xy(*m);
             out << x << " " << y << " " << (m->result.client_saturated ? 1 : 0) << " \""
-                << (label ? label(*m) : std::string()) << "\"\n";
+                << (label ? label(*m) : std::string()) << "\" " << (m->says_nothing() ? 1 : 0) << "\n";
         }
         out << "\n\n";
     }
 }
 
 // gnuplot: per server a line through its measured points, filled points where the server was
-// measured, hollow ones (and a legend entry) where fib-bench was saturated.
+// measured, hollow ones (and a legend entry) where fib-bench was saturated, crossed ones where the
+// point says nothing.
 std::string lines_with_points(const std::string& data, const std::vector<std::string>& servers, const std::string& y) {
     std::string out;
     for (std::size_t i = 0; i < servers.size(); ++i) {
@@ -46,17 +48,19 @@ std::string lines_with_points(const std::string& data, const std::vector<std::st
         std::string lc = " lc " + std::to_string(i + 1);
         out += (i ? ", " : "") + idx + " using 1:" + y + " with lines lw 2" + lc + " notitle, " + idx +
                " using 1:($3 == 0 ? $" + y + " : 1/0) with points pt 7 ps 1.3" + lc + " title '" + servers[i] + "', " +
-               idx + " using 1:($3 == 1 ? $" + y + " : 1/0) with points pt 6 ps 1.6" + lc + " notitle";
+               idx + " using 1:($3 == 1 ? $" + y + " : 1/0) with points pt 6 ps 1.6" + lc + " notitle, " + idx +
+               " using 1:($5 == 1 ? $" + y + " : 1/0) with points pt 2 ps 2.5 lw 2 lc rgb 'black' notitle";
     }
     out += ", NaN with points pt 6 ps 1.6 lc rgb 'black' title 'hollow: fib-bench saturated'";
+    out += ", NaN with points pt 2 ps 2 lw 2 lc rgb 'black' title 'crossed: says nothing (‡ or !)'";
     return out;
 }
 
 bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
-void plot(const std::string& dir, const std::string& name, const std::string& script) {
+void plot(const std::string& dir, const std::string& name, const std::string& script, const std::string& size = "800,480") {
     std::string gp = dir + "/" + name + ".gp";
-    std::ofstream(gp) << "set terminal svg size 800,480 dynamic noenhanced font 'sans,12'\n"
+    std::ofstream(gp) << "set terminal svg size " << size << " dynamic noenhanced font 'sans,12'\n"
                       << "set output '" << dir << "/" << name << ".svg'\n"
                       << "set grid\nset key outside right top\n"
                       << script;
@@ -115,7 +119,9 @@ void plot_timeline(const std::string& dir, const Runs& runs, bool quick) {
     plot(dir, "timeline", script + "unset multiplot\n");
 }
 
-// latency.svg: the CO-corrected p99 and p50 against the offered rate, one pair of lines per model.
+// latency.svg: the CO-corrected p99 against the offered rate, one line per model with its rounds'
+// spread as a bar, and below it the p50; the legend beside the panels, not over the data. A point
+// that says nothing (the machine spoiled it in every round, or it cannot be true) is crossed out.
 void plot_latency(const std::string& dir, const Runs& runs) {
     std::vector<std::string> servers;
     for (const Measured* m : runs) {
@@ -123,30 +129,37 @@ void plot_latency(const std::string& dir, const Runs& runs) {
     }
     std::ofstream out(dir + "/latency.dat");
     for (const auto& s : servers) {
-        out << "# " << s << "\n";
+        out << "# " << s << ": offered/s, p99 median, min, max (µs), p50 (µs), says nothing (1)\n";
         for (const Measured* m : runs) {
             if (m->server.label != s) continue;
             const auto& r = m->result;
             const Spread& p99 = m->point_p99;
             out << r.config.rate << " " << p99.median / 1e3 << " " << p99.min / 1e3 << " " << p99.max / 1e3 << " "
-                << static_cast<double>(r.main.latency.percentile(50)) / 1e3 << "\n";
+                << static_cast<double>(r.main.latency.percentile(50)) / 1e3 << " " << (m->says_nothing() ? 1 : 0) << "\n";
         }
         out << "\n\n";
     }
     out.close();
-    std::string plots;
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-        std::string idx = "'" + dir + "/latency.dat' index " + std::to_string(i), lc = " lc " + std::to_string(i + 1);
-        plots += (i ? ", " : "") + idx + " using 1:2:3:4 with yerrorlines pt 7 lw 2" + lc + " title '" + servers[i] + " p99', " +
-                 idx + " using 1:5 with linespoints pt 6 lw 1 dt 2" + lc + " title '" + servers[i] + " p50'";
-    }
-    plot(dir, "latency",
-         "set title \"Latency against offered load, fib(" + std::to_string(kSweepN) +
-             "), open loop (corrected for coordinated omission)\\np99: the median of three rounds, the bar their spread; "
-             "dotted: 10 ms, the knee\"\nset xlabel 'offered requests/s'\n"
-             "set ylabel 'latency (µs, log scale)'\nset logscale y\nset format y '%.0f'\nset key inside top left\n"
-             "set arrow from graph 0, first 10000 to graph 1, first 10000 nohead dt 3 lc rgb 'gray30'\nplot " +
-             plots + "\n");
+    auto panel = [&](const std::string& y, bool bars) {
+        std::string plots;
+        for (std::size_t i = 0; i < servers.size(); ++i) {
+            std::string idx = "'" + dir + "/latency.dat' index " + std::to_string(i), lc = " lc " + std::to_string(i + 1);
+            plots += (i ? ", " : "") + idx + " using 1:" + y + (bars ? ":3:4 with yerrorlines" : " with linespoints") +
+                     " pt 7 lw 2" + lc + " title '" + servers[i] + "', " + idx + " using 1:($6 == 1 ? $" + y +
+                     " : 1/0) with points pt 2 ps 2.5 lw 2 lc rgb 'black' notitle";
+        }
+        return plots + ", NaN with points pt 2 ps 2 lw 2 lc rgb 'black' title 'says nothing (‡ or !)'";
+    };
+    std::string script =
+        "set multiplot\nset grid\nset logscale y\nset format y '%.0f'\nset lmargin at screen 0.1\nset rmargin at screen 0.72\n"
+        "set key outside right top\nset origin 0,0.4\nset size 1,0.6\nset tmargin at screen 0.9\nset bmargin at screen 0.48\n"
+        "set title \"Latency against offered load, fib(" + std::to_string(kSweepN) +
+        "), open loop (corrected for coordinated omission)\\np99: the median of the rounds, the bar their spread; dotted: 10 ms, "
+        "the knee\"\nset ylabel 'p99 (µs, log scale)'\nset format x ''\n"
+        "set arrow 1 from graph 0, first 10000 to graph 1, first 10000 nohead dt 3 lc rgb 'gray30'\nplot " + panel("2", true) +
+        "\nunset title\nunset arrow 1\nset key off\nset tmargin at screen 0.44\nset bmargin at screen 0.08\nset format x '%.0f'\n"
+        "set xlabel 'offered requests/s'\nset ylabel 'p50 (µs, log scale)'\nplot " + panel("5", false) + "\nunset multiplot\n";
+    plot(dir, "latency", script, "900,760");
 }
 
 // clients.svg: replies/s and server CPU per reply against the number of clients, per server.

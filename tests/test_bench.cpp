@@ -585,6 +585,13 @@ TEST(BenchCompare, AFloorThatFailsItsOwnSweepSaysTheMachineWasTheLimit) {
     EXPECT_NE(over.find("the floor answered 12,000/s where 10,000/s were offered"), std::string::npos) << over;
 }
 
+long lines_starting(const std::string& output, const std::string& start) {
+    std::istringstream in(output);
+    long n = 0;
+    for (std::string l; std::getline(in, l);) n += l.rfind(start, 0) == 0;
+    return n;
+}
+
 // (Not under a sanitizer: compare's own code is one thread that starts servers, runs run_load and
 // prints tables. run_load's threads are BenchLoad's, and the tables' formatting is every
 // `fib-bench run`'s (BenchExit), both under each sanitizer; the release preset runs this whole.)
@@ -600,7 +607,7 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
     std::ifstream csv(out / "compare.csv");
     std::string header, line;
     ASSERT_TRUE(std::getline(csv, header));
-    EXPECT_EQ(header.rfind("server,scenario,setting,round,clients", 0), 0u) << header;
+    EXPECT_EQ(header.rfind("server,scenario,setting,round,spoiled,flags,clients", 0), 0u) << header;
     int rows = 0;
     std::set<std::string> scenarios;
     std::vector<std::string> lines;
@@ -620,7 +627,10 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
         EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](auto& l) { return l.rfind(ruler, 0) == 0; })) << ruler;
     }
     EXPECT_NE(run.output.find("× floor"), std::string::npos) << run.output;
-    EXPECT_NE(run.output.find("knee, the highest offered load with a p99 under 10 ms:"), std::string::npos);
+    EXPECT_NE(run.output.find("knee, the last offered load before the first p99 over 10 ms:"), std::string::npos);
+    // The run's judgement of itself: what it shows, claim by claim, with the rounds that say so.
+    EXPECT_NE(run.output.find("== What this run shows"), std::string::npos) << run.output;
+    EXPECT_GE(lines_starting(run.output, "  stands ") + lines_starting(run.output, "  undecided "), 5) << run.output;
     EXPECT_NE(run.output.find("machine: over all the runs a sleeping thread woke late by p50 "), std::string::npos);
     // Each latency point: a median p99 between the lowest and highest of its rounds (--quick: thirds).
     std::vector<std::string> columns;
@@ -657,6 +667,9 @@ TEST(BenchCompare, QuickRunWritesJsonAndCsv) {
     std::string text((std::istreambuf_iterator<char>(json)), {});
     EXPECT_NE(text.find("\"machine\""), std::string::npos);
     EXPECT_NE(text.find("\"served\""), std::string::npos);
+    for (const char* key : {"\"machine_verdict\"", "\"conclusion_1\"", "\"spoiled\"", "\"machine_others_cores\""}) {
+        EXPECT_NE(text.find(key), std::string::npos) << key;
+    }
     std::filesystem::remove_all(out);
 }
 
@@ -675,13 +688,6 @@ struct DeadPort {
         }
     }
 };
-
-long lines_starting(const std::string& output, const std::string& start) {
-    std::istringstream in(output);
-    long n = 0;
-    for (std::string l; std::getline(in, l);) n += l.rfind(start, 0) == 0;
-    return n;
-}
 
 // A run that measured nothing says so in one line and exits 4, never 0; with --requests too, where
 // it used to wait for replies that could never come.
