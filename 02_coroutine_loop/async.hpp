@@ -26,7 +26,6 @@
 #include <exception>
 #include <new>
 #include <optional>
-#include <span>
 #include <utility>
 
 #include "frames.hpp"
@@ -54,12 +53,13 @@ struct Suspend {
 };
 
 // ssize_t n = co_await async_recv(client, buf): waits until readable, then reads (as Step 3, the
-// task does the I/O itself after the wait; it never blocks).
-struct Recv : Suspend {
-    std::span<char> buf;
+// task does the I/O itself after the wait; it never blocks). The buffer is asked for its memory
+// after the wait, on the thread that resumed the task (Step 6 may resume it on another).
+template <class Buffer> struct Recv : Suspend {
+    Buffer& buf;
     ssize_t await_resume() const noexcept { return ::recv(wait.what, buf.data(), buf.size(), 0); }
 };
-inline Recv async_recv(const Fd& client, std::span<char> buf) { return {{recv(client.get())}, buf}; }
+template <class Buffer> Recv<Buffer> async_recv(const Fd& client, Buffer& buf) { return {{recv(client.get())}, buf}; }
 inline Suspend writable(const Fd& client) { return {send(client.get())}; }
 
 // co_await turn: nothing if the turn goes on; else to the back of `tasks` (Why::again) first.

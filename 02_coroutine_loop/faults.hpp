@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "net.hpp"
@@ -46,6 +47,23 @@ struct Faults {
 
     // Parses FIBS_FAULTS ("" or nullptr: no faults). Throws std::invalid_argument on a bad item.
     static Faults parse(const char* spec);
+};
+
+// Where the faults strike, for any thread: a poller (below), and Step 6's one queue, which waits
+// on epoll without a Poller. `who` names the backend in the refusal ("epoll").
+class Failpoint {
+public:
+    explicit Failpoint(const Faults& f) : f_(f) {}
+    static std::shared_ptr<Failpoint> of(const Faults& f);  // nullptr when there is nothing to inject
+    std::string refuse_add(int fd, const char* who);  // "" or why this new client cannot be watched
+    void check_watch(int fd, const char* who);        // throws Refused
+    void check_wait(const char* who);                 // throws std::system_error
+
+private:
+    static std::string kind(int fd);
+    Faults f_;
+    std::mutex mu_;
+    std::unordered_set<int> clients_;  // descriptors that came through refuse_add: the clients'
 };
 
 // The poller, failing as `faults` says; the poller itself when there is nothing to inject.

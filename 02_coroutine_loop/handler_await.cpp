@@ -44,7 +44,7 @@ Async<bool> async_send_all(const Fd& client, std::string_view out) {
 Async<> fib_handler(Client client, Context& ctx) {
     const Options& opts = ctx.shared.opts;
     Conversation talk(client.get(), opts.max_n);  // requests in, replies out, by the protocol's rules
-    std::array<char, 4096>& buf = ctx.buf;  // read and heard before the next wait: one for all
+    ReadBuffer& buf = ctx.buf;  // read and heard before the next wait: one per thread, for all
     while (talk.open()) {
         ssize_t n = co_await async_recv(client, buf);  // waits until the client sends, then reads
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // not readable after all

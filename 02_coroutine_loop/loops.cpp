@@ -1,14 +1,12 @@
 // Step 5: a loop per core, as nginx, Envoy, Seastar and muduo run theirs.
 //
 // What each loop owns: its thread, its poller, its tasks (its accept task, future_monitor,
-// stop_watcher and its clients' handlers), its mailbox, its read buffer and its listener. A
-// client's socket is watched by one poller only, so its task never moves, and serving it (a read,
-// a reply) touches no other loop.
+// stop_watcher and its clients' handlers), its mailbox and its listener. A client's socket is
+// watched by one poller only: its task never moves, and serving it touches no other loop.
 //
 // What the loops share (Shared, setup.hpp): the options; the seats, an atomic count, so that
-// --max-clients holds for the server as a whole; the worker pool (with --workers), whose results
-// come back to the mailbox of the loop that asked; and the stop pipe, which every loop watches
-// (nobody reads it, so it stays readable and wakes them all).
+// --max-clients holds for the server; the worker pool (with --workers), whose results come back
+// to the mailbox of the loop that asked; the stop pipe, which stays readable and wakes them all.
 //
 // How new clients reach the loops (--spread): reuseport, a listening socket per loop on one port
 // (SO_REUSEPORT), and the kernel picks a socket, so a loop, by a hash of the connection's
@@ -24,6 +22,8 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "one_queue.hpp"
 
 namespace fibs::loop {
 
@@ -60,7 +60,7 @@ void run_loops(std::vector<std::unique_ptr<Context>>& loops, const std::function
     }
 }
 
-void Started::run(const std::function<void()>& ready) { run_loops(loops, ready); }
+void Started::run(const std::function<void()>& ready) { one_queue ? one_queue->run(ready) : run_loops(loops, ready); }
 
 // --spread handoff: a letter to the next loop, which welcomes the client (no memory: this one does).
 void hand_off(Context& ctx, Client client) {

@@ -20,7 +20,7 @@ namespace fibs::loop {
 Task fib_handler(Client client, Context& ctx) {
     const Options& opts = ctx.shared.opts;
     Conversation talk(client.get(), opts.max_n);  // requests in, replies out, by the protocol's rules
-    std::array<char, 4096>& buf = ctx.buf;  // read and heard before the next wait: one for all
+    ReadBuffer& buf = ctx.buf;  // read and heard before the next wait: one per thread, for all
     while (talk.open()) {
         co_yield recv(client.get());                                   // wait until readable...
         ssize_t n = ::recv(client.get(), buf.data(), buf.size(), 0);  // ...then read: never blocks
@@ -70,11 +70,11 @@ Task fib_server(Listener& listener, Context& ctx) {
 // cannot watch, or has no memory for, is refused; the others go on.
 void welcome(Context& ctx, Client client) {
     try {
-        if (std::string why = ctx.loop.add(client.get()); !why.empty()) {
+        if (std::string why = ctx.add(client.get()); !why.empty()) {
             return refuse(std::move(client), why, ctx.shared.refusals);  // select past FD_SETSIZE, or the kernel said no
         }
         log_connection(ctx.shared.opts, client.addr + ctx.name);  // ctx.name: " (loop 2)", with several loops (Step 5)
-        ctx.loop.spawn(ctx.handler(std::move(client), ctx));  // fib_handler, above (Step 4's, with --handler await)
+        ctx.spawn(ctx.handler(std::move(client), ctx));  // fib_handler, above (Step 4's, with --handler await)
     } catch (const std::bad_alloc&) {
         refuse(std::move(client), "out of memory", ctx.shared.refusals);
     }
@@ -114,9 +114,9 @@ int main(int argc, char** argv) {
         // The server's own tasks, named: if one of them cannot go on, the server ends (exit 1).
         // One loop, unless --loops N (Step 5), each with its own.
         for (auto& ctx : started.loops) {
-            if (ctx->listener) ctx->loop.spawn(fib_server(*ctx->listener, *ctx).named("fib_server"));
-            ctx->loop.spawn(future_monitor(ctx->loop).named("future_monitor"));
-            ctx->loop.spawn(stop_watcher(started.stop.get(), *ctx).named("stop_watcher"));
+            if (ctx->listener) ctx->spawn(fib_server(*ctx->listener, *ctx).named("fib_server"));
+            ctx->spawn(future_monitor(ctx->loop).named("future_monitor"));
+            ctx->spawn(stop_watcher(started.stop.get(), *ctx).named("stop_watcher"));
         }
         started.run([&] { fibs::log_listening(started.loops[0]->listener->fd(), started.about); });
         fibs::log_always("Shutting down");

@@ -17,6 +17,7 @@
 #include "context.hpp"
 #include "faults.hpp"
 #include "log.hpp"
+#include "one_queue.hpp"
 #include "options.hpp"
 #include "stop.hpp"
 
@@ -71,6 +72,9 @@ Options parse_options(int argc, char** argv) {
                    "socket per loop, the kernel picks (default); handoff: one accept task hands them out in "
                    "turn; shared: every loop watches one listening socket")
         ->transform(CLI::CheckedTransformer(kSpreads));
+    app.add_flag("--one-queue", opts.one_queue,
+                 "Step 6: the --loops threads wait on one epoll instance, and whichever wakes serves the ready "
+                 "client (one queue for every core, not one per loop)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -82,7 +86,16 @@ Options parse_options(int argc, char** argv) {
                      name_of(opts.spread));
         std::exit(2);
     }
-    if (opts.loops > 1 && opts.spread == Spread::one) opts.spread = Spread::reuseport;
+    auto refuse = [](const char* why) {
+        std::fprintf(stderr, "error: --one-queue %s\n", why);
+        std::exit(2);
+    };
+    if (opts.one_queue && opts.backend != Backend::epoll) {
+        refuse("needs --backend epoll: select, poll and io_uring here have no one-shot wait that threads can share");
+    }
+    if (opts.one_queue && opts.workers > 0) refuse("runs no --workers: every thread computes, as the queue hands it work");
+    if (opts.one_queue && opts.spread != Spread::one) refuse("spreads no clients: every thread serves every client");
+    if (opts.loops > 1 && opts.spread == Spread::one && !opts.one_queue) opts.spread = Spread::reuseport;
     return opts;
 }
 
@@ -136,7 +149,8 @@ std::pair<int, std::string> client_limit(const Options& opts) {
 std::string about(const Options& opts, int max_clients) {
     std::string out = name_of(opts.backend);
     if (opts.handler == Handler::await) out += ", co_await handler";
-    if (opts.loops > 1) out += ", " + std::to_string(opts.loops) + " loops, spread by " + name_of(opts.spread);
+    if (opts.one_queue) out += ", one queue for " + std::to_string(opts.loops) + (opts.loops == 1 ? " thread" : " threads");
+    else if (opts.loops > 1) out += ", " + std::to_string(opts.loops) + " loops, spread by " + name_of(opts.spread);
     if (opts.workers > 0) {
         out += ", " + std::to_string(opts.workers) + (opts.workers == 1 ? " worker" : " workers") + " for n >= " +
                std::to_string(opts.offload_min);
@@ -181,12 +195,20 @@ Started start(const Options& opts, Task (*handler)(Client, Context&)) {
     std::vector<Fd> socks = listeners(opts);
     auto [max_clients, why_full] = client_limit(opts);
     s.shared = std::make_unique<Shared>(opts, max_clients, why_full);
-    for (int i = 0; i < opts.loops; ++i) {
+    int contexts = opts.one_queue ? 1 : opts.loops;  // Step 6: one listener, one queue, many threads
+    for (int i = 0; i < contexts; ++i) {
         auto ctx = std::make_unique<Context>(*s.shared, with_faults(make_poller(name_of(opts.backend)), faults),
                                              opts.handler == Handler::await ? await_handler : handler);
         if (static_cast<std::size_t>(i) < socks.size()) ctx->listener.emplace(std::move(socks[i]), s.shared->seats, s.shared->refusals);
-        if (opts.loops > 1) ctx->name = " (loop " + std::to_string(i + 1) + ")";
+        if (contexts > 1) ctx->name = " (loop " + std::to_string(i + 1) + ")";
         s.loops.push_back(std::move(ctx));
+    }
+    if (opts.one_queue) {
+        Shared* shared = s.shared.get();
+        s.one_queue = std::make_unique<OneQueue>(opts.loops, static_cast<std::size_t>(descriptor_limit()),
+                                                 [shared](const Task& task, const std::exception& why) { shared->failed(task, why); },
+                                                 Failpoint::of(faults));
+        s.loops[0]->one_queue = s.one_queue.get();
     }
     if (opts.spread == Spread::handoff) {
         for (auto& ctx : s.loops) s.loops[0]->hand_to.push_back(ctx.get());

@@ -27,6 +27,7 @@ struct Options : ServerOptions {
     unsigned offload_min = 25;
     int loops = 1;  // Step 5: loops, each on a thread of its own
     Spread spread = Spread::one;
+    bool one_queue = false;  // Step 6: the loops' threads share one queue (one_queue.hpp)
 };
 const char* name_of(Backend backend);
 const char* name_of(Spread spread);
@@ -51,6 +52,7 @@ struct Shared {
 };
 
 struct Context;
+class OneQueue;
 
 // Everything fib-loop opens before its loops run, in order: the stop pipe (common/stop.hpp), the
 // listening sockets, what the loops share, each loop with its poller (through the failpoint).
@@ -64,6 +66,7 @@ struct Started {
     Fd stop;                                  // readable from the first SIGINT, SIGTERM or SIGHUP on
     std::unique_ptr<Shared> shared;
     std::vector<std::unique_ptr<Context>> loops;
+    std::unique_ptr<OneQueue> one_queue;      // Step 6, with --one-queue: runs every task instead of the loops
     std::string about;                        // for the Listening line: "epoll, up to 19,984 clients"
     std::shared_ptr<void> failpoint;          // what FIBS_FAULTS holds, if anything
 };

@@ -29,6 +29,9 @@ std::vector<ServerKind> every_kind() {
          {"--loops", "2", "--spread", "reuseport", "--handler", "await", "--backend", "io_uring", "--workers", "2", "--offload-min", "5"}},
         {"loops2_handoff_io_uring_workers", "fib-loop",
          {"--loops", "2", "--spread", "handoff", "--backend", "io_uring", "--workers", "2", "--offload-min", "5"}},
+        // Step 6: two threads on one queue, with each handler.
+        {"oneq2_epoll", "fib-loop", {"--loops", "2", "--one-queue"}},
+        {"oneq2_await", "fib-loop", {"--loops", "2", "--one-queue", "--handler", "await"}},
         {"threads", "fib-threads", {}},
     };
 }
@@ -41,7 +44,8 @@ std::vector<ServerKind> every_kind() {
 //   workers (the pool, the mailbox, a result coming back to a frame) with each handler;
 //   one loop in two, two loops in two: reuseport, and handoff (a client handed across threads).
 // Data races live where threads meet: the workers and the mailbox, the hand-off, the seats all
-// loops share, the log's thread, the stop's thread; each is in at least one of these.
+// loops share, the log's thread, the stop's thread, a task that moves between threads (Step 6);
+// each is in at least one of these.
 std::vector<ServerKind> sanitizer_cover() {
     return {
         {"blocking", "fib-blocking", {}},
@@ -51,6 +55,7 @@ std::vector<ServerKind> sanitizer_cover() {
         {"loops2_handoff_await_io_uring_workers", "fib-loop",
          {"--loops", "2", "--spread", "handoff", "--handler", "await", "--backend", "io_uring", "--workers", "2",
           "--offload-min", "5"}},
+        {"oneq2_await", "fib-loop", {"--loops", "2", "--one-queue", "--handler", "await"}},
         {"threads", "fib-threads", {}},
     };
 }
