@@ -48,19 +48,21 @@ struct Kinds {
     ServerKind loop_workers{"loop --workers 2", "fib-loop", {"--quiet", "--workers", "2"}};
     ServerKind loop_uring{"loop io_uring", "fib-loop", {"--quiet", "--backend", "io_uring"}};
     ServerKind threads{"threads", "fib-threads", {"--quiet"}};
-    // Step 5: two loops, clients spread by the kernel (a listening socket each) or handed out in
-    // turn; and two loops that share one pool of two workers for every fib(n) from the swept n on.
-    ServerKind loops_reuseport{"2 loops reuseport", "fib-loop", {"--quiet", "--loops", "2", "--spread", "reuseport"}};
+    // Step 5: two loops, clients handed out in turn; and two loops that share one pool of two
+    // workers for every fib(n) from the swept n on.
     ServerKind loops_handoff{"2 loops handoff", "fib-loop", {"--quiet", "--loops", "2", "--spread", "handoff"}};
     ServerKind loops_pool{"2 loops + 2 workers", "fib-loop",
                           {"--quiet", "--loops", "2", "--spread", "handoff", "--workers", "2", "--offload-min",
                            std::to_string(kSweepN)}};
+    // Step 6: two threads on one queue (one epoll instance, each socket one-shot).
+    ServerKind one_queue{"one queue", "fib-loop", {"--quiet", "--loops", "2", "--one-queue"}};
     std::vector<ServerKind> idle;  // table 5: each backend with its default limit
     Kinds() {
         idle.push_back(floor);
         for (const char* backend : {"select", "poll", "epoll", "io_uring"}) {
             idle.push_back({std::string("loop ") + backend, "fib-loop", {"--quiet", "--backend", backend}});
         }
+        idle.push_back({"loop one queue", "fib-loop", {"--quiet", "--loops", "2", "--one-queue"}});  // Step 6
         idle.push_back({"threads", "fib-threads", {"--quiet", "--max-clients", "10000"}});  // past 1024
     }
 };
@@ -87,16 +89,17 @@ struct Durations {
     }
 };
 
-// The servers of a table with Step 5's rows put in before the threads (the last): both spreads,
-// or with --quick (for the tests) handoff alone, enough to see Step 5 in every table.
-std::vector<const ServerKind*> and_step5(const Kinds& k, const CompareConfig& cfg, std::vector<const ServerKind*> servers) {
-    auto at = servers.insert(servers.end() - 1, &k.loops_handoff);
-    if (!cfg.quick) servers.insert(at, &k.loops_reuseport);
+// The servers of a table with Step 5's and Step 6's rows put in before the threads (the last):
+// two loops (handoff: the spread whose clients are even, 4 and 4), then the one queue.
+// (reuseport measures as handoff does: Step 5's table; left out, the full run keeps to 4 minutes.)
+std::vector<const ServerKind*> and_step5(const Kinds& k, std::vector<const ServerKind*> servers) {
+    auto at = servers.insert(servers.end() - 1, &k.one_queue);
+    servers.insert(at, &k.loops_handoff);
     return servers;
 }
 
-std::vector<const ServerKind*> client_servers(const Kinds& k, const CompareConfig& cfg) {
-    return and_step5(k, cfg, {&k.floor, &k.blocking, &k.loop, &k.loop_await, &k.loop_uring, &k.threads});
+std::vector<const ServerKind*> client_servers(const Kinds& k) {
+    return and_step5(k, {&k.floor, &k.blocking, &k.loop, &k.loop_await, &k.loop_uring, &k.threads});
 }
 
 // ---- What each scenario measures ------------------------------------------------------------
@@ -104,10 +107,10 @@ std::vector<const ServerKind*> client_servers(const Kinds& k, const CompareConfi
 // 1. Clients on fib(1), and 2. the same pipelined: every server in turn, in rounds.
 void plan_clients_and_pipelined(Plan& plan, const Kinds& k, const Durations& d) {
     for (int round = 0; round < d.rounds; ++round) {
-        for (const auto* s : client_servers(k, d.cfg)) {
+        for (const auto* s : client_servers(k)) {
             for (int c : {1, 8, 64}) plan.push_back({*s, {"clients", std::to_string(c), d.in_rounds(d.base(c), 0.5), round}});
         }
-        for (const auto* s : and_step5(k, d.cfg, {&k.floor, &k.blocking, &k.loop, &k.loop_await, &k.threads})) {
+        for (const auto* s : and_step5(k, {&k.floor, &k.blocking, &k.loop, &k.loop_await, &k.threads})) {
             LoadConfig l = d.in_rounds(d.base(50), 0.5);
             l.pipeline = 16;
             plan.push_back({*s, {"pipelined", "50 x 16", l, round}});
@@ -117,8 +120,8 @@ void plan_clients_and_pipelined(Plan& plan, const Kinds& k, const Durations& d) 
 
 // 3. Head-of-line: 8 clients on fib(1) beside a client looping on fib(35).
 void plan_hol(Plan& plan, const Kinds& k, const Durations& d) {
-    for (const auto* s : and_step5(k, d.cfg, {&k.blocking, &k.loop, &k.loop_workers, &k.threads})) {
-        LoadConfig l = d.base(8);
+    for (const auto* s : and_step5(k, {&k.blocking, &k.loop, &k.loop_workers, &k.threads})) {
+        LoadConfig l = d.in_rounds(d.base(8), 1.0);  // a hundred fib(35) in 1 s
         l.hog = 1;
         l.hog_n = 35;
         l.timeout_s = 30;
@@ -129,7 +132,7 @@ void plan_hol(Plan& plan, const Kinds& k, const Durations& d) {
 // 4. Fairness: 8 clients on fib(1) beside a client that pipelines fib(20) and never reads.
 void plan_fairness(Plan& plan, const Kinds& k, const Durations& d) {
     for (const auto* s : {&k.blocking, &k.loop, &k.loop_workers, &k.threads}) {
-        LoadConfig l = d.base(8);
+        LoadConfig l = d.in_rounds(d.base(8), 1.0);
         l.flood = 1;
         l.flood_n = 20;
         plan.push_back({*s, {"fairness", "8 + flood", l}});
@@ -174,7 +177,7 @@ void plan_idle(Plan& plan, const Kinds& k, const Durations& d) {
 // made (common/conversation.hpp), so a batch is answered in two writes: the row shows whether the
 // second waits for the client's delayed ACK (about 40 ms a batch; it did, before TCP_NODELAY).
 void plan_batches(Plan& plan, const Kinds& k, const Durations& d) {
-    for (const auto* s : and_step5(k, d.cfg, {&k.floor, &k.blocking, &k.loop, &k.loop_await, &k.threads})) {
+    for (const auto* s : and_step5(k, {&k.floor, &k.blocking, &k.loop, &k.loop_await, &k.threads})) {
         LoadConfig l = d.in_rounds(d.base(1), 0.5);  // 0.5 s: a stall of 40 ms a batch shows in any window
         l.fib_n = 30;
         l.pipeline = 2;
@@ -280,12 +283,12 @@ private:
 // moves one of them, not the point; the bar is their spread (docs/bench.md).
 
 std::vector<const ServerKind*> swept_servers(const Kinds& k) {
-    return {&k.floor, &k.loop, &k.loops_handoff, &k.loops_pool, &k.threads};
+    return {&k.floor, &k.loop, &k.loops_handoff, &k.loops_pool, &k.one_queue, &k.threads};
 }
 
 // The floor's capacity: a closed loop with 4 requests in flight per client.
 LoadConfig floor_closed_loop(const Durations& d) {
-    LoadConfig closed = d.base(8);
+    LoadConfig closed = d.in_rounds(d.base(8), 0.6);
     closed.fib_n = kSweepN;
     closed.pipeline = 4;  // which mixes n and n - 1, as the open loop does
     return closed;
@@ -293,7 +296,7 @@ LoadConfig floor_closed_loop(const Durations& d) {
 
 void sweep_latency(Results& results, const Kinds& k, const Durations& d) {
     const std::vector<double> multiples = d.cfg.quick ? std::vector<double>{0.25, 0.75, 1.1}
-                                                      : std::vector<double>{0.5, 0.7, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 2.0};
+                                                      : std::vector<double>{0.5, 0.7, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6};
     LoadConfig sweep = d.base(8);
     sweep.fib_n = kSweepN;
     if (results.exists(k.floor.exe)) {
@@ -362,7 +365,7 @@ int rerun_spoiled_rows(Results& results, const Durations& d) {
         }
     };
     auto now = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
-    return rerun_spoiled(results.all, again, d.cfg.quick ? 1 : 2, d.cfg.quick ? 6.0 : 12.0, now);
+    return rerun_spoiled(results.all, again, d.cfg.quick ? 1 : 2, d.cfg.quick ? 4.0 : 12.0, now);
 }
 
 // A point's p99: the median of its rounds' and their spread (of its window's thirds, with one
@@ -829,7 +832,7 @@ int run_compare(const CompareConfig& cfg) {
 
     Plots plots{results.pick("clients"), results.pick("pipelined"), results.pick("hol"), results.pick("fairness"),
                 results.pick("idle"), results.pick("timeline"), results.pick("latency")};
-    write_plots(cfg, plots, results.labels_that_ran(client_servers(k, cfg)), [&] {
+    write_plots(cfg, plots, results.labels_that_ran(client_servers(k)), [&] {
         std::vector<const ServerKind*> idle;
         for (const auto& s : k.idle) idle.push_back(&s);
         return results.labels_that_ran(idle);

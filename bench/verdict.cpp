@@ -180,6 +180,7 @@ std::vector<Claim> conclusions(const std::vector<Measured>& rows) {
     out.push_back(below(rows, "with " + most_idle + " connections, epoll spends less CPU per reply than poll", "idle", most_idle,
                         "loop epoll", "loop poll", cpu));
     out.push_back(knee_at_least(rows, "the threads' knee is at or above two loops' (Step 5)", "threads", "2 loops handoff"));
+    out.push_back(knee_at_least(rows, "one queue's knee is at or above two loops' (Step 6)", "one queue", "2 loops handoff"));
     std::vector<Claim> measured;
     for (auto& c : out) {
         if (c.held + c.against + c.unknown > 0) measured.push_back(std::move(c));

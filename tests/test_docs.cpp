@@ -307,7 +307,8 @@ TEST(DocPaths, EveryPageLinksBackToTheWorkshopAndEachStepToTheNext) {
         {"docs/step3-coroutine-loop.md", "bonus-threads.md"},
         {"docs/step3-deeper.md", "step4-co-await.md"},
         {"docs/step4-co-await.md", "step5-loop-per-core.md"},
-        {"docs/step5-loop-per-core.md", "bonus-threads.md"},
+        {"docs/step5-loop-per-core.md", "step6-one-queue.md"},
+        {"docs/step6-one-queue.md", "bonus-threads.md"},
         {"docs/bonus-threads.md", "results.md"},
     };
     for (const auto& page : pages()) {
@@ -514,7 +515,7 @@ ReadingTime reading_time(const std::string& page) {
 
 const std::vector<std::string> kTimedPages = {
     "docs/step1-blocking.md", "docs/step2-two-clients.md", "docs/step3-coroutine-loop.md", "docs/step3-deeper.md",
-    "docs/step4-co-await.md", "docs/step5-loop-per-core.md", "docs/bonus-threads.md"};
+    "docs/step4-co-await.md", "docs/step5-loop-per-core.md", "docs/step6-one-queue.md", "docs/bonus-threads.md"};
 
 TEST(DocTimes, EveryStepStatesAtLeastTheTimeItsWordsAndCodeTake) {
     for (const auto& page : kTimedPages) {
