@@ -112,10 +112,15 @@ void OneQueue::park(Wait wait, Task task) {
     failed_(task, std::system_error(error, std::generic_category(), "epoll_ctl"));
 }
 
+// A thread that finds the slot held sleeps (a futex, through atomic wait) instead of spinning:
+// the holder may have been preempted in its epoll_ctl, and a spinner would keep it off the core.
 OneQueue::Hold::Hold(Slot& s) : slot(s) {
-    while (slot.busy.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
+    while (slot.busy.exchange(true, std::memory_order_acquire)) slot.busy.wait(true, std::memory_order_relaxed);
 }
-OneQueue::Hold::~Hold() { slot.busy.store(false, std::memory_order_release); }
+OneQueue::Hold::~Hold() {
+    slot.busy.store(false, std::memory_order_release);
+    slot.busy.notify_one();
+}
 
 Task OneQueue::take_waiting(int fd) {
     Hold hold(slots_[static_cast<std::size_t>(fd)]);

@@ -145,12 +145,14 @@ void plan_timeline(Plan& plan, const Kinds& k, const Durations& d) {
     for (const auto* s : {&k.blocking, &k.loop, &k.threads}) {
         LoadConfig l = d.base(8);
         l.duration_s = d.cfg.quick ? 0.1 : 0.3;
+        l.warmup_s = d.cfg.quick ? l.warmup_s : 0.2;
         l.trace = 100'000;
         plan.push_back({*s, {"timeline", "8", l}});
     }
     for (const auto* s : {&k.loop, &k.loop_workers, &k.loops_handoff}) {
         LoadConfig l = d.base(8);
         l.duration_s = d.cfg.quick ? 0.15 : 0.3;
+        l.warmup_s = d.cfg.quick ? l.warmup_s : 0.2;
         l.hog = 1;
         l.hog_n = 35;
         l.trace = 100'000;
@@ -316,7 +318,7 @@ void sweep_latency(Results& results, const Kinds& k, const Durations& d) {
             if (behind[s->label] == 2) continue;
             LoadConfig open = sweep;
             open.warmup_s = d.cfg.quick ? 0.1 : 0.15;
-            open.duration_s = d.cfg.quick ? 0.21 : 0.5;
+            open.duration_s = d.cfg.quick ? 0.21 : 0.45;
             open.windows = d.rounds > 1 ? 1 : 3;  // --quick: one run, its window cut in three instead
             open.rate = x * results.floor_capacity;
             char setting[16];
