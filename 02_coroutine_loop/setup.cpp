@@ -86,15 +86,15 @@ Options parse_options(int argc, char** argv) {
                      name_of(opts.spread));
         std::exit(2);
     }
-    auto refuse = [](const char* why) {
+    auto one_queue_refuses = [](const char* why) {
         std::fprintf(stderr, "error: --one-queue %s\n", why);
         std::exit(2);
     };
     if (opts.one_queue && opts.backend != Backend::epoll) {
-        refuse("needs --backend epoll: select, poll and io_uring here have no one-shot wait that threads can share");
+        one_queue_refuses("needs --backend epoll: select, poll and io_uring here have no one-shot wait that threads can share");
     }
-    if (opts.one_queue && opts.workers > 0) refuse("runs no --workers: every thread computes, as the queue hands it work");
-    if (opts.one_queue && opts.spread != Spread::one) refuse("spreads no clients: every thread serves every client");
+    if (opts.one_queue && opts.workers > 0) one_queue_refuses("runs no --workers: every thread computes, as the queue hands it work");
+    if (opts.one_queue && opts.spread != Spread::one) one_queue_refuses("spreads no clients: every thread serves every client");
     if (opts.loops > 1 && opts.spread == Spread::one && !opts.one_queue) opts.spread = Spread::reuseport;
     return opts;
 }

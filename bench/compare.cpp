@@ -228,12 +228,14 @@ public:
         }
     }
     // The runs of m's row, one per round.
+    // The same row of a table (server, scenario, setting), in any round.
+    static bool same_row(const Measured& a, const Measured& b) {
+        return a.setting.scenario == b.setting.scenario && a.setting.setting == b.setting.setting && a.server.label == b.server.label;
+    }
     std::vector<const Measured*> rounds_of(const Measured& m) const {
         std::vector<const Measured*> v;
         for (const auto& o : all) {
-            if (o.setting.scenario == m.setting.scenario && o.setting.setting == m.setting.setting && o.server.label == m.server.label) {
-                v.push_back(&o);
-            }
+            if (same_row(o, m)) v.push_back(&o);
         }
         return v;
     }
@@ -377,12 +379,13 @@ void judge_rows(Results& results) {
     for (auto& m : results.all) {
         if (m.setting.scenario != "latency") continue;
         std::vector<Histogram> each, alone;
-        for (const Measured* r : results.rounds_of(m)) {
+        std::vector<const Measured*> rounds = results.rounds_of(m);
+        for (const Measured* r : rounds) {
             each.push_back(r->result.main.latency);
             if (r->spoiled.empty()) alone.push_back(r->result.main.latency);
         }
         if (!alone.empty()) each = alone;
-        m.point_p99 = results.rounds_of(m).size() > 1 ? spread_of(each, 99) : m.result.p99_by_window();
+        m.point_p99 = rounds.size() > 1 ? spread_of(each, 99) : m.result.p99_by_window();
     }
     std::map<unsigned, double> cost;  // fib(n)'s CPU here, for the n a row's cheapest request asks
     for (auto& m : results.all) {
@@ -400,10 +403,9 @@ void judge_rows(Results& results) {
         std::vector<Spread> p99s;
         for (auto* p : points) p99s.push_back(p->point_p99);
         for (std::size_t i : falling(p99s)) {
+            const Measured point = *points[i];  // a copy: the rows it names are changed below
             for (auto& r : results.all) {
-                if (r.server.label == label && r.setting.scenario == "latency" && r.setting.setting == points[i]->setting.setting) {
-                    r.flags.push_back("p99 above a higher load's");
-                }
+                if (Results::same_row(r, point)) r.flags.push_back("p99 above a higher load's");
             }
         }
     }
@@ -542,9 +544,9 @@ std::vector<const Measured*> by_server(std::vector<const Measured*> runs, const 
     return runs;
 }
 
-// Each server's knee from its points' median p99, in order of load: the last load before the
-// first point over 10 ms. A point the machine spoiled in every round, or that cannot be true,
-// before that: the knee cannot be told.
+// Each server's knee (knee_of) from its points' median p99: the load, and its multiple; "none"
+// when its first point was already over 10 ms; "cannot tell" with the first point that says
+// nothing.
 void print_knees(const std::vector<const Measured*>& runs) {
     std::vector<std::pair<std::string, std::vector<const Measured*>>> servers;
     for (const Measured* m : runs) {
@@ -555,16 +557,16 @@ void print_knees(const std::vector<const Measured*>& runs) {
     std::printf("knee, the last offered load before the first p99 over 10 ms:");
     for (auto& [label, points] : servers) {
         std::sort(points.begin(), points.end(), [](auto* a, auto* b) { return a->result.config.rate < b->result.config.rate; });
-        std::string knee = "none";
+        std::optional<double> knee = knee_of(points, [](const Measured& m) { return m.point_p99.median; });
+        std::string said = "none";
         for (const Measured* m : points) {
-            if (m->says_nothing()) {
-                knee = "cannot tell (" + m->setting.setting + (m->spoiled.empty() ? " cannot be true)" : " spoiled)");
+            if (!knee && m->says_nothing()) {
+                said = "cannot tell (" + m->setting.setting + (m->spoiled.empty() ? " cannot be true)" : " spoiled)");
                 break;
             }
-            if (m->point_p99.median >= kKneeNs) break;
-            knee = format_count(m->result.config.rate) + "/s (" + m->setting.setting + ")";
+            if (knee && *knee > 0 && m->result.config.rate == *knee) said = format_count(*knee) + "/s (" + m->setting.setting + ")";
         }
-        std::printf("  %s %s", label.c_str(), knee.c_str());
+        std::printf("  %s %s", label.c_str(), said.c_str());
     }
     std::printf("\n");
 }
@@ -651,7 +653,7 @@ MachineVerdict machine_verdict(Results& results, int reruns) {
     return v;
 }
 
-void print_verdict(Results& results, const MachineVerdict& v) {
+void print_verdict(Results& results, const MachineVerdict& v, const std::vector<Claim>& claims) {
     if (v.limited()) std::printf("\n");
     if (!v.tables.empty()) {
         std::printf("‡ %s.\n  Those rows measure the machine, not the servers, and say nothing in the knees and the\n"
@@ -669,7 +671,6 @@ void print_verdict(Results& results, const MachineVerdict& v) {
             std::printf("  table %s, %s %s: %s\n", table.c_str(), m->server.label.c_str(), m->setting.setting.c_str(), why.c_str());
         }
     }
-    std::vector<Claim> claims = conclusions(results.all);
     std::printf("\n== What this run shows: a conclusion stands when every round that measured it bears it out\n");
     for (const Claim& c : claims) {
         std::printf("  %-10s %s (%s)\n", c.stands() ? "stands" : "undecided", c.text.c_str(), c.evidence().c_str());
@@ -731,7 +732,7 @@ std::vector<std::pair<std::string, std::string>> machine_facts(const MachineVerd
     return facts;
 }
 
-void write_files(const CompareConfig& cfg, Results& results, const MachineVerdict& verdict) {
+void write_files(const CompareConfig& cfg, Results& results, const MachineVerdict& verdict, const std::vector<Claim>& claims) {
     fs::create_directories(cfg.out);
     std::vector<Row> rows;
     for (const auto& m : results.all) {
@@ -746,7 +747,7 @@ void write_files(const CompareConfig& cfg, Results& results, const MachineVerdic
                         std::move(figures)});
     }
     write_csv(cfg.out + "/compare.csv", rows);
-    write_json(cfg.out + "/compare.json", rows, machine_facts(verdict, conclusions(results.all)));
+    write_json(cfg.out + "/compare.json", rows, machine_facts(verdict, claims));
     std::printf("wrote %s/compare.json and %s/compare.csv\n", cfg.out.c_str(), cfg.out.c_str());
 }
 
@@ -829,8 +830,9 @@ int run_compare(const CompareConfig& cfg) {
     print_latency(results, cells, k, d);
     print_batches(results, cells);
     print_footnotes(results, cells, took);
-    print_verdict(results, verdict);
-    write_files(cfg, results, verdict);
+    std::vector<Claim> claims = conclusions(results.all);
+    print_verdict(results, verdict, claims);
+    write_files(cfg, results, verdict, claims);
 
     Plots plots{results.pick("clients"), results.pick("pipelined"), results.pick("hol"), results.pick("fairness"),
                 results.pick("idle"), results.pick("timeline"), results.pick("latency")};

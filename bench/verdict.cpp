@@ -79,14 +79,15 @@ int rerun_spoiled(std::vector<Measured>& rows, const std::function<std::optional
     return runs;
 }
 
-std::optional<double> knee_of(const std::vector<const Measured*>& points) {
+std::optional<double> knee_of(const std::vector<const Measured*>& points, const P99Of& p99) {
     std::vector<const Measured*> by_load = points;
     std::sort(by_load.begin(), by_load.end(),
               [](const Measured* a, const Measured* b) { return a->result.config.rate < b->result.config.rate; });
     double knee = 0;
     for (const Measured* m : by_load) {
         if (m->says_nothing()) return std::nullopt;
-        if (static_cast<double>(m->result.main.latency.percentile(99)) >= kKneeNs) return knee;
+        double p = p99 ? p99(*m) : static_cast<double>(m->result.main.latency.percentile(99));
+        if (p >= kKneeNs) return knee;
         knee = m->result.config.rate;
     }
     return knee;  // never over the knee in the loads swept

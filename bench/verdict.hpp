@@ -42,10 +42,13 @@ inline constexpr int kBusyNow = 5;
 int rerun_spoiled(std::vector<Measured>& rows, const std::function<std::optional<LoadResult>(const Measured&)>& run,
                   int tries, double budget_s, const std::function<double()>& now_s);
 
-// One round's knee for one server: the last offered load before the first point whose p99 is
-// over kKneeNs (0: the first point already was). nullopt when that round cannot say: a point the
-// machine spoiled, or that cannot be true, comes before that first point over the knee.
-std::optional<double> knee_of(const std::vector<const Measured*>& points);
+// A server's knee: the last offered load before the first of its points whose p99 is over
+// kKneeNs (0: the first point already was). nullopt when it cannot be told: a point the machine
+// spoiled, or that cannot be true, comes before that first point over the knee. `p99` reads a
+// point's p99: by default the row's own (one round's knee); compare's table passes each point's
+// median over its rounds.
+using P99Of = std::function<double(const Measured&)>;
+std::optional<double> knee_of(const std::vector<const Measured*>& points, const P99Of& p99 = nullptr);
 
 // One conclusion and the rounds that bear it out.
 struct Claim {

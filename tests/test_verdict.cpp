@@ -135,6 +135,8 @@ TEST(Verdict, AKneeIsNotToldPastAPointThatSaysNothing) {
     Measured spoiled_after = point("s", 0, 4000, 1e6, 0.9);
     EXPECT_EQ(bench::knee_of({&a, &b, &c, &spoiled_after}), 2000) << "past the knee it does not matter";
     EXPECT_EQ(bench::knee_of({&c}), 0) << "over the knee from the first load";
+    EXPECT_EQ(bench::knee_of({&a, &b, &c}, [](const Measured&) { return 1e6; }), 3000)
+        << "read through the given p99 (compare's: the median over the rounds), never over the knee";
 }
 
 TEST(Verdict, AConclusionStandsOnlyWhenEveryRoundBearsItOut) {
